@@ -1,0 +1,3 @@
+from trustscore.cli import main
+
+main()

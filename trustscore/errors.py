@@ -1,0 +1,127 @@
+"""The exception types, each carrying the exit code DESIGN section 5 gives it.
+
+The CLI turns any of these into one line on stderr, ``error: <what> (<where>)``,
+plus a hint, and exits with ``exit_code``. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_USAGE = 2
+EXIT_INVALID_DATA = 3
+EXIT_UNKNOWN_PERSON = 4
+EXIT_BAD_MODEL = 5
+
+
+class TrustscoreError(Exception):
+    """Base class: a failure the user can act on, with its exit code."""
+
+    exit_code = EXIT_UNEXPECTED
+
+    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.where})" if self.where else self.message
+
+
+class UsageError(TrustscoreError):
+    """The command line asks for something that cannot be done (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One defect in the input: where it is, what was found, what was expected."""
+
+    file: str
+    line: int | None  # as the file counts it: header = line 1; None = the whole file
+    column: str | None
+    value: str | None
+    expected: str
+    rule: str  # a short stable name, used to count drops under --lenient
+
+    def where(self) -> str:
+        parts = [self.file]
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.column is not None:
+            parts.append(f"column {self.column}")
+        return ", ".join(parts)
+
+    def describe(self) -> str:
+        value = "" if self.value is None else f"{_show(self.value)}: "
+        return f"{value}{self.expected} ({self.where()})"
+
+    def as_record(self) -> dict[str, str | int | None]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "value": self.value,
+            "expected": self.expected,
+            "rule": self.rule,
+        }
+
+
+def _show(value: str, limit: int = 40) -> str:
+    text = value if len(value) <= limit else value[: limit - 1] + "…"
+    return repr(text)
+
+
+class DataError(TrustscoreError):
+    """The input data break the contract (exit 3). Carries every problem found."""
+
+    exit_code = EXIT_INVALID_DATA
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        where: str | None = None,
+        hint: str | None = None,
+        problems: list[Problem] | None = None,
+        counts: dict[str, int] | None = None,
+    ):
+        super().__init__(message, where=where, hint=hint)
+        self.problems: list[Problem] = problems or []
+        # total problems per file, including those not kept in ``problems``
+        self.counts: dict[str, int] = counts or {}
+
+
+class UnknownPersonError(TrustscoreError):
+    """No such person in the model folder or data (exit 4)."""
+
+    exit_code = EXIT_UNKNOWN_PERSON
+
+    def __init__(self, message: str, *, suggestions: list[str] | None = None, **kw: str | None):
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.suggestions = suggestions or []
+
+
+class ModelError(TrustscoreError):
+    """The model folder is missing, corrupt or made for another schema (exit 5)."""
+
+    exit_code = EXIT_BAD_MODEL
+
+
+@dataclass
+class DropReport:
+    """What ``--lenient`` dropped: rows per (file, rule)."""
+
+    dropped: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def add(self, file: str, rule: str, n: int) -> None:
+        if n:
+            self.dropped[(file, rule)] = self.dropped.get((file, rule), 0) + n
+
+    @property
+    def total(self) -> int:
+        return sum(self.dropped.values())
