@@ -94,6 +94,8 @@ class DataError(TrustscoreError):
         self.problems: list[Problem] = problems or []
         # total problems per file, including those not kept in ``problems``
         self.counts: dict[str, int] = counts or {}
+        # the validation report behind the error (ingest.Report), when there is one
+        self.report: object | None = None
 
 
 class UnknownPersonError(TrustscoreError):
@@ -101,8 +103,15 @@ class UnknownPersonError(TrustscoreError):
 
     exit_code = EXIT_UNKNOWN_PERSON
 
-    def __init__(self, message: str, *, suggestions: list[str] | None = None, **kw: str | None):
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        message: str,
+        *,
+        suggestions: list[str] | None = None,
+        where: str | None = None,
+        hint: str | None = None,
+    ):
+        super().__init__(message, where=where, hint=hint)
         self.suggestions = suggestions or []
 
 

@@ -60,12 +60,14 @@ class Report:
     def error(self) -> DataError:
         n = self.total_problems
         files = ", ".join(f"{f}: {c}" for f, c in self.counts.items() if c)
-        return DataError(
+        exc = DataError(
             f"{n} problem{'s' if n != 1 else ''} in the input data ({files})",
             hint="fix the rows named above, or pass --lenient to drop them and go on",
             problems=list(self.problems),
             counts=dict(self.counts),
         )
+        exc.report = self
+        return exc
 
 
 # ---------------------------------------------------------------- raw lines
@@ -306,7 +308,9 @@ def _read_table(
     ignored = [] if passthrough_allowed else extras
     if ignored:
         report.notes.append(f"{file}: extra column(s) ignored: {', '.join(ignored)}")
-    return _Read(table, frame, bad_rows, TableReport(table.name, file, rows, rows, ignored), passthrough)
+    return _Read(
+        table, frame, bad_rows, TableReport(table.name, file, rows, rows, ignored), passthrough
+    )
 
 
 def _passthrough_types(frame: pl.DataFrame, names: list[str]) -> list[pl.Expr]:
@@ -319,9 +323,7 @@ def _passthrough_types(frame: pl.DataFrame, names: list[str]) -> list[pl.Expr]:
         if filled.len() and nums.null_count() == 0:
             out.append(pl.col(name).cast(pl.Float64, strict=False).alias(name))
         else:
-            out.append(
-                pl.when(pl.col(name) == "").then(None).otherwise(pl.col(name)).alias(name)
-            )
+            out.append(pl.when(pl.col(name) == "").then(None).otherwise(pl.col(name)).alias(name))
     return out
 
 
@@ -507,5 +509,7 @@ def _check_references(reads: dict[str, _Read], report: Report, lenient: bool) ->
                 got.frame = got.frame.join(
                     dangling.select(_ROW), on=_ROW, how="anti", maintain_order="left"
                 )
-                report.drops.add(got.table.filename, "dangling_reference", before - got.frame.height)
+                report.drops.add(
+                    got.table.filename, "dangling_reference", before - got.frame.height
+                )
                 got.report.kept = got.frame.height

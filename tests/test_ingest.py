@@ -1,0 +1,267 @@
+"""Ingest and validation: every rule of the contract refused with file, line,
+column and value; every harmless quirk accepted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import CONSUMERS, LOGISTICS, MERCHANTS, TRANSACTIONS, FolderMaker
+from trustscore.cli import app
+from trustscore.errors import DataError
+from trustscore.ingest import MAX_SHOWN, read_folder
+from trustscore.schema import TABLES
+
+runner = CliRunner()
+
+
+def test_valid_folder_is_typed_per_contract(make_folder: FolderMaker) -> None:
+    tables, report = read_folder(make_folder())
+    assert report.total_problems == 0
+    for name, table in TABLES.items():
+        frame = getattr(tables, name)
+        assert frame is not None
+        assert dict(frame.schema) == table.schema, name
+    t = tables.transactions
+    assert t is not None
+    assert t["ts"][0] == dt.datetime(2025, 1, 10, 10, 0)
+    assert t["amount"].to_list() == [120.5, 40.0, 15.0]
+    assert t["counterfeit"].to_list() == [False, True, False]
+    assert tables.consumers["defaulted"].to_list() == [0, 1, None]
+    assert [r.rows for r in report.tables] == [3, 2, 3, 2]
+
+
+def _replace(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+# one malformed fixture per rule: (table, broken text, line, column, value shown)
+BROKEN = {
+    "bad date": (
+        "consumers",
+        _replace(CONSUMERS, "2023-01-05", "2023-02-30"),
+        2,
+        "signup_date",
+        "2023-02-30",
+    ),
+    "bad timestamp": (
+        "transactions",
+        _replace(TRANSACTIONS, "2025-03-01T12:00:00", "01/03/2025 12:00"),
+        3,
+        "ts",
+        "01/03/2025 12:00",
+    ),
+    "bad number": (
+        "transactions",
+        _replace(TRANSACTIONS, "120.50", "12O.50"),
+        2,
+        "amount",
+        "12O.50",
+    ),
+    "amount not positive": (
+        "transactions",
+        _replace(TRANSACTIONS, ",40,", ",-40,"),
+        3,
+        "amount",
+        "-40",
+    ),
+    "negative income": (
+        "consumers",
+        _replace(CONSUMERS, ",800,", ",-800,"),
+        3,
+        "monthly_income",
+        "-800",
+    ),
+    "bad boolean": (
+        "merchants",
+        _replace(MERCHANTS, "fashion,false", "fashion,maybe"),
+        3,
+        "verified",
+        "maybe",
+    ),
+    "unknown status": (
+        "transactions",
+        _replace(TRANSACTIONS, "refunded", "lost_in_space"),
+        4,
+        "status",
+        "lost_in_space",
+    ),
+    "unknown shipment status": (
+        "logistics",
+        _replace(LOGISTICS, "returned", "vanished"),
+        3,
+        "status",
+        "vanished",
+    ),
+    "label not 0/1": ("consumers", _replace(CONSUMERS, "800,1", "800,2"), 3, "defaulted", "2"),
+    "duplicate key": ("merchants", _replace(MERCHANTS, "M2,", "M1,"), 3, "merchant_id", "M1"),
+    "empty required": ("transactions", _replace(TRANSACTIONS, "T3,P3", "T3,"), 4, "buyer_id", None),
+    "dangling buyer": (
+        "transactions",
+        _replace(TRANSACTIONS, "T3,P3", "T3,P9"),
+        4,
+        "buyer_id",
+        "P9",
+    ),
+    "dangling owner": ("merchants", _replace(MERCHANTS, "M2,P2", "M2,P7"), 3, "owner_id", "P7"),
+    "dangling merchant": (
+        "transactions",
+        _replace(TRANSACTIONS, "P3,M1", "P3,M5"),
+        4,
+        "merchant_id",
+        "M5",
+    ),
+    "dangling shipment txn": (
+        "logistics",
+        _replace(LOGISTICS, "S2,T2", "S2,T8"),
+        3,
+        "txn_id",
+        "T8",
+    ),
+    "ragged row": ("merchants", _replace(MERCHANTS, "M2,P2,", "M2,P2,extra,"), 3, None, None),
+    "short row": ("merchants", _replace(MERCHANTS, ",fashion,false", ",false"), 3, None, None),
+    "missing required column": (
+        "transactions",
+        TRANSACTIONS.replace("amount,", "")
+        .replace(",120.50", "")
+        .replace(",40,", ",")
+        .replace(",15,", ","),
+        1,
+        "amount",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_each_rule_is_refused_with_file_line_column_value(
+    case: str, make_folder: FolderMaker, tmp_path: Path
+) -> None:
+    table, text, line, column, value = BROKEN[case]
+    folder = make_folder(**{table: text})
+    out = tmp_path / "report.csv"
+    result = runner.invoke(app, ["validate", str(folder), "--output", str(out)])
+    assert result.exit_code == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: ")
+    assert f"{table}.csv" in first
+    assert f"line {line}" in first
+    if column:
+        assert f"column {column}" in first
+    if value is not None:
+        assert repr(value) in first
+    assert not out.exists(), "nothing is written when the data are invalid"
+
+
+def test_non_utf8_bytes_are_named(make_folder: FolderMaker) -> None:
+    data = CONSUMERS.encode().replace(b"P3,2025", b"P\xff3,2025")
+    folder = make_folder(consumers=None, raw={"consumers.csv": data})
+    with pytest.raises(DataError) as info:
+        read_folder(folder)
+    problem = info.value.problems[0]
+    assert (problem.file, problem.line, problem.rule) == ("consumers.csv", 4, "not_utf8")
+    # the row is unreadable, so the purchase that names P3 dangles too
+    assert [p.rule for p in info.value.problems[1:]] == ["dangling_reference"]
+
+
+def test_missing_or_empty_consumers_is_refused(make_folder: FolderMaker) -> None:
+    result = runner.invoke(app, ["validate", str(make_folder(consumers=None))])
+    assert result.exit_code == 3
+    assert "consumers.csv is missing" in result.stderr
+    header_only = CONSUMERS.splitlines()[0] + "\n"
+    result = runner.invoke(app, ["validate", str(make_folder(consumers=header_only))])
+    assert result.exit_code == 3
+    assert "consumers.csv has no rows" in result.stderr
+
+
+def test_all_problems_reported_and_capped_per_file(make_folder: FolderMaker) -> None:
+    rows = "".join(f"Q{i},2023-13-01,true,true,,,,\n" for i in range(MAX_SHOWN + 7))
+    folder = make_folder(consumers=CONSUMERS + rows)
+    with pytest.raises(DataError) as info:
+        read_folder(folder)
+    exc = info.value
+    assert exc.counts["consumers.csv"] == MAX_SHOWN + 7
+    assert len([p for p in exc.problems if p.file == "consumers.csv"]) == MAX_SHOWN
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert "and 7 more in consumers.csv" in result.stderr
+
+
+def test_lenient_drops_and_counts_per_rule(make_folder: FolderMaker) -> None:
+    transactions = _replace(TRANSACTIONS, "T3,P3", "T3,P9")  # dangling buyer
+    transactions = _replace(transactions, ",40,", ",0,")  # amount not > 0
+    folder = make_folder(transactions=transactions)
+    tables, report = read_folder(folder, lenient=True)
+    assert tables.transactions is not None
+    assert tables.transactions["txn_id"].to_list() == ["T1"]
+    # S2 shipped T2, which was dropped: its shipment now dangles and goes too
+    assert tables.logistics is not None
+    assert tables.logistics["shipment_id"].to_list() == ["S1"]
+    assert report.drops.dropped == {
+        ("transactions.csv", "domain"): 1,
+        ("transactions.csv", "dangling_reference"): 1,
+        ("logistics.csv", "dangling_reference"): 1,
+    }
+
+
+# ------------------------------------------------------------ harmless quirks
+
+
+def test_bom_crlf_quotes_z_and_boolean_spellings(make_folder: FolderMaker) -> None:
+    consumers = (
+        CONSUMERS.replace("true,true", "TRUE,Yes")
+        .replace("false,true", "0,YES")
+        .replace("\n", "\r\n")
+    )
+    transactions = _replace(TRANSACTIONS, "electronics,false,2025", '"electronics, tv",No,2025')
+    transactions = _replace(transactions, "2025-01-10T10:00:00", "2025-01-10T10:00:00Z")
+    transactions = _replace(transactions, "2025-03-01T12:00:00", "2025-03-01T20:00:00+08:00")
+    raw = {"consumers.csv": b"\xef\xbb\xbf" + consumers.encode()}
+    folder = make_folder(consumers=None, transactions=transactions, raw=raw)
+    tables, report = read_folder(folder)
+    assert report.total_problems == 0
+    assert tables.consumers["person_id"].to_list() == ["P1", "P2", "P3"]
+    assert tables.consumers["identity_verified"].to_list() == [True, False, False]
+    assert tables.consumers["phone_verified"].to_list() == [True, True, False]
+    t = tables.transactions
+    assert t is not None
+    assert t["category"][0] == "electronics, tv"
+    assert t["counterfeit"][0] is False
+    assert t["ts"].to_list()[:2] == [dt.datetime(2025, 1, 10, 10), dt.datetime(2025, 3, 1, 12)]
+
+
+def test_extra_columns_passthrough_in_consumers_ignored_elsewhere(make_folder: FolderMaker) -> None:
+    consumers = CONSUMERS.replace("defaulted\n", "defaulted,savings,region\n")
+    consumers = consumers.replace(",0\n", ",0,1200.5,north\n").replace(",1\n", ",1,,south\n")
+    consumers = consumers.replace(",,,\n", ",,,,7,\n")
+    merchants = MERCHANTS.replace("verified\n", "verified,rating\n").replace("true\n", "true,5\n")
+    merchants = merchants.replace("false\n", "false,3\n")
+    tables, report = read_folder(make_folder(consumers=consumers, merchants=merchants))
+    assert tables.passthrough == ["savings", "region"]
+    assert tables.consumers["savings"].dtype == pl.Float64
+    assert tables.consumers["savings"].to_list() == [1200.5, None, 7.0]
+    assert tables.consumers["region"].to_list() == ["north", "south", None]
+    assert tables.merchants is not None and "rating" not in tables.merchants.columns
+    assert any("rating" in note for note in report.notes)
+
+
+def test_consumers_only_folder(make_folder: FolderMaker) -> None:
+    folder = make_folder(merchants=None, transactions=None, logistics=None)
+    tables, report = read_folder(folder)
+    assert tables.missing() == ["merchants", "transactions", "logistics"]
+    assert any("no logistics data" in n for n in report.notes)
+    result = runner.invoke(app, ["validate", str(folder), "--format", "csv"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "table,file,rows,problems\nconsumers,consumers.csv,3,0\n"
+    assert "no transactions data" in result.stderr
+
+
+def test_stdin_dash_reads_consumers(make_folder: FolderMaker) -> None:
+    result = runner.invoke(app, ["validate", "-", "--format", "json"], input=CONSUMERS)
+    assert result.exit_code == 0, result.stderr
+    assert '"rows": 3' in result.stdout

@@ -1,0 +1,206 @@
+"""Defaults and the TOML config (``--config FILE``).
+
+Every section is optional; a key the program does not know is an error that
+names it, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trustscore.errors import UsageError
+from trustscore.penalties import EVENT_TYPES, PenaltyPolicy
+from trustscore.schema import DEFAULT_PROTECTED_WORDS
+
+DEFAULT_TOML = """\
+# trustscore configuration: every key is optional; these are the defaults.
+
+[scale]
+points = 600        # score at the reference odds
+odds = 19           # reference odds of good:bad
+pdo = 50            # points to double the odds
+low = 350
+high = 950
+
+[model]
+additivity = "dimension"   # or "feature": one feature per tree, a boosted points scorecard
+max_depth = 3
+learning_rate = 0.1
+n_estimators = 600         # most rounds; early stopping picks fewer
+early_stopping_rounds = 30
+min_child_weight = 5.0
+subsample = 0.8
+colsample_bytree = 1.0
+reg_lambda = 1.0
+max_bin = 256
+es_fraction = 0.2          # share of the development set used for early stopping
+
+[build]
+holdout = 0.2              # share of labelled persons kept out for honest metrics
+seed = 0
+
+[features]
+passthrough_dimension = "identity"
+protected_words = ["gender", "sex", "race", "ethnicity", "religion", "marital",
+                   "nationality", "foreign", "birth", "age"]
+counterfeit_in_model = false
+max_categories = 30
+
+[features.passthrough_dimensions]
+# savings = "capacity"
+
+[penalties]
+half_life_days = 365
+cap = 300
+sold_counterfeit = 40
+bought_counterfeit_kept = 10
+rejected_counterfeit_claim = 15
+"""
+
+
+@dataclass(frozen=True)
+class ScaleConfig:
+    points: float = 600.0
+    odds: float = 19.0
+    pdo: float = 50.0
+    low: float = 350.0
+    high: float = 950.0
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    holdout: float = 0.2
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    passthrough_dimension: str = "identity"
+    passthrough_dimensions: dict[str, str] = field(default_factory=dict)
+    protected_words: tuple[str, ...] = DEFAULT_PROTECTED_WORDS
+    counterfeit_in_model: bool = False
+    max_categories: int = 30
+
+
+@dataclass(frozen=True)
+class Config:
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
+    model: dict[str, Any] = field(default_factory=dict)  # checked by model.ModelParams
+    build: BuildConfig = field(default_factory=BuildConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    penalties: PenaltyPolicy = field(default_factory=PenaltyPolicy)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The config as plain data, written to the model folder."""
+        f = self.features
+        return {
+            "scale": vars(self.scale),
+            "model": dict(self.model),
+            "build": vars(self.build),
+            "features": {
+                "passthrough_dimension": f.passthrough_dimension,
+                "passthrough_dimensions": dict(f.passthrough_dimensions),
+                "protected_words": list(f.protected_words),
+                "counterfeit_in_model": f.counterfeit_in_model,
+                "max_categories": f.max_categories,
+            },
+            "penalties": {
+                "half_life_days": self.penalties.half_life_days,
+                "cap": self.penalties.cap,
+                **self.penalties.points,
+            },
+        }
+
+
+_SECTIONS = {"scale", "model", "build", "features", "penalties"}
+_DIMENSIONS = ("credit_history", "behaviour", "capacity", "identity", "connections")
+
+
+def _check_keys(section: str, data: dict[str, Any], allowed: set[str], where: str) -> None:
+    for key in data:
+        if key not in allowed:
+            raise UsageError(
+                f"unknown key {key!r} in [{section}]",
+                where=where,
+                hint="allowed: " + ", ".join(sorted(allowed)),
+            )
+
+
+def _num(section: str, key: str, value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UsageError(f"[{section}] {key} must be a number, not {value!r}", where=where)
+    return float(value)
+
+
+def from_dict(data: dict[str, Any], where: str = "config") -> Config:
+    _check_keys("top level", data, _SECTIONS, where)
+    scale_d = data.get("scale", {})
+    _check_keys("scale", scale_d, set(vars(ScaleConfig())), where)
+    scale = ScaleConfig(**{k: _num("scale", k, v, where) for k, v in scale_d.items()})
+    if scale.pdo <= 0 or scale.odds <= 0 or scale.low >= scale.high:
+        raise UsageError("[scale] needs pdo > 0, odds > 0 and low < high", where=where)
+
+    build_d = data.get("build", {})
+    _check_keys("build", build_d, {"holdout", "seed"}, where)
+    holdout = _num("build", "holdout", build_d.get("holdout", 0.2), where)
+    if not 0.05 <= holdout <= 0.5:
+        raise UsageError("[build] holdout must be between 0.05 and 0.5", where=where)
+    build = BuildConfig(holdout=holdout, seed=int(build_d.get("seed", 0)))
+
+    feat_d = data.get("features", {})
+    _check_keys("features", feat_d, set(vars(FeaturesConfig())), where)
+    dims = {"passthrough_dimension": feat_d.get("passthrough_dimension", "identity")}
+    per_col = dict(feat_d.get("passthrough_dimensions", {}))
+    for name, dim in [*dims.items(), *per_col.items()]:
+        if dim not in _DIMENSIONS:
+            raise UsageError(
+                f"[features] {name} = {dim!r} is not a dimension",
+                where=where,
+                hint="one of " + ", ".join(_DIMENSIONS),
+            )
+    features = FeaturesConfig(
+        passthrough_dimension=dims["passthrough_dimension"],
+        passthrough_dimensions=per_col,
+        protected_words=tuple(
+            str(w).lower() for w in feat_d.get("protected_words", DEFAULT_PROTECTED_WORDS)
+        ),
+        counterfeit_in_model=bool(feat_d.get("counterfeit_in_model", False)),
+        max_categories=int(feat_d.get("max_categories", 30)),
+    )
+
+    pen_d = data.get("penalties", {})
+    _check_keys("penalties", pen_d, {"half_life_days", "cap", *EVENT_TYPES}, where)
+    default = PenaltyPolicy()
+    try:
+        penalties = PenaltyPolicy(
+            points={
+                k: _num("penalties", k, pen_d.get(k, default.points[k]), where)
+                for k in EVENT_TYPES
+            },
+            half_life_days=_num(
+                "penalties", "half_life_days", pen_d.get("half_life_days", 365), where
+            ),
+            cap=_num("penalties", "cap", pen_d.get("cap", 300), where),
+        )
+    except ValueError as exc:
+        raise UsageError(f"[penalties] {exc}", where=where) from None
+
+    model = dict(data.get("model", {}))
+    return Config(scale=scale, model=model, build=build, features=features, penalties=penalties)
+
+
+def load(path: Path | None) -> Config:
+    """The config in ``path`` over the defaults; the defaults alone when None."""
+    if path is None:
+        return Config()
+    where = str(path)
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"no config file {where!r}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"the config is not valid TOML: {exc}", where=where) from None
+    return from_dict(data, where)

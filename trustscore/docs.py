@@ -1,0 +1,73 @@
+"""The README's generated parts, made from the declarations they describe.
+
+Each part sits in README.md between ``<!-- NAME:start -->`` and
+``<!-- NAME:end -->``; a test fails when one drifts, and
+``python -m trustscore.docs README.md`` rewrites them on purpose.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from trustscore.schema import TABLES, Kind
+
+
+def contract() -> str:
+    out: list[str] = []
+    for table in TABLES.values():
+        need = "required" if table.required else "optional"
+        out.append(f"#### {table.filename} ({need})\n")
+        out.append("| column | type | required | meaning |")
+        out.append("|---|---|---|---|")
+        for col in table.columns:
+            kind = col.expected() if col.kind in (Kind.CHOICE, Kind.FLOAT) else col.kind.value
+            flags = []
+            if col.required:
+                flags.append("yes")
+            if col.unique:
+                flags.append("unique")
+            meaning = col.meaning
+            if col.references:
+                ref = f"a {col.references[1]} of {col.references[0]}.csv"
+                meaning = f"{meaning}; {ref}" if meaning else ref
+            out.append(f"| {col.name} | {kind} | {', '.join(flags) or 'no'} | {meaning} |")
+        if table.passthrough:
+            out.append(
+                "| any other column | number or text | no | passthrough feature "
+                "(dimension from the config; protected attributes left out) |"
+            )
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def config() -> str:
+    from trustscore.config import DEFAULT_TOML
+
+    return "```toml\n" + DEFAULT_TOML + "```\n"
+
+
+PARTS: dict[str, Callable[[], str]] = {"contract": contract, "config": config}
+
+
+def render(text: str) -> str:
+    """``text`` with every generated part brought up to date."""
+    for name, make in PARTS.items():
+        pattern = re.compile(
+            rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", flags=re.DOTALL
+        )
+        start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+        text = pattern.sub(lambda _: start + make() + end, text)  # noqa: B023 (used at once)
+    return text
+
+
+def main(argv: list[str]) -> int:
+    path = Path(argv[0] if argv else "README.md")
+    path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

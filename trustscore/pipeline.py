@@ -1,0 +1,577 @@
+"""Build and score as plain functions: ingest -> features -> model -> penalties -> folder.
+
+What the CLI calls. Progress reaches the screen only through the callbacks the
+caller passes in; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from trustscore import __version__
+from trustscore.config import Config, from_dict
+from trustscore.errors import DataError, ModelError, UsageError
+from trustscore.features import (
+    FeatureConfig,
+    FeatureResult,
+    NoAsOfError,
+    compute_features,
+    default_as_of,
+)
+from trustscore.features.spec import DIMENSIONS, Dimension, FeatureSpec
+from trustscore.ingest import Report, read_folder
+from trustscore.penalties import PenaltyPolicy, person_penalties
+from trustscore.tables import Tables
+
+Phase = Callable[[str], None]
+Rounds = Callable[[int, int], None]
+
+SCORES_FILE = "scores.parquet"
+POINTS_FILE = "points.parquet"
+FEATURES_FILE = "features.parquet"
+EVENTS_FILE = "events.parquet"
+METRICS_FILE = "metrics.json"
+CONFIG_FILE = "config.json"
+MANIFEST_FILE = "manifest.json"
+MODEL_FORMAT = "trustscore-model-folder"
+MODEL_FORMAT_VERSION = 1
+
+DIMENSION_COLUMNS = [d.value for d in DIMENSIONS]
+SCORE_COLUMNS = [
+    "person_id",
+    "score",
+    "band",
+    "model_score",
+    "penalty",
+    "p_bad",
+    "base_points",
+    *DIMENSION_COLUMNS,
+]
+
+
+def _quiet_phase(_: str) -> None:
+    return None
+
+
+def _quiet_rounds(_: int, __: int) -> None:
+    return None
+
+
+# ------------------------------------------------------------------ inputs
+
+
+@dataclass
+class Prepared:
+    tables: Tables
+    report: Report
+    as_of: dt.date
+    features: FeatureResult
+
+
+def feature_config(config: Config) -> FeatureConfig:
+    f = config.features
+    return FeatureConfig(
+        passthrough_dimension=Dimension(f.passthrough_dimension),
+        passthrough_dimensions={k: Dimension(v) for k, v in f.passthrough_dimensions.items()},
+        protected_words=tuple(f.protected_words),
+        counterfeit_in_model=f.counterfeit_in_model,
+        max_categories=f.max_categories,
+    )
+
+
+def prepare(
+    data_dir: Path | str,
+    *,
+    config: Config,
+    as_of: dt.date | None = None,
+    lenient: bool = False,
+    categories: dict[str, tuple[str, ...]] | None = None,
+    phase: Phase = _quiet_phase,
+) -> Prepared:
+    """Read and check the folder, then compute every person's features as of ``as_of``."""
+    phase("reading and validating")
+    tables, report = read_folder(data_dir, lenient=lenient)
+    if as_of is None:
+        try:
+            as_of = default_as_of(tables)
+        except NoAsOfError as exc:
+            raise UsageError(str(exc), hint="pass --as-of YYYY-MM-DD") from None
+    phase("computing features")
+    result = compute_features(tables, as_of, feature_config(config), categories=categories)
+    return Prepared(tables, report, as_of, result)
+
+
+# ------------------------------------------------------------------ scoring
+
+
+@dataclass
+class Scored:
+    """Everyone's score and its exact parts."""
+
+    scores: pl.DataFrame  # SCORE_COLUMNS
+    points: pl.DataFrame  # person_id + one column of points per feature
+
+
+def _round(x: np.ndarray[Any, Any], digits: int) -> np.ndarray[Any, Any]:
+    return np.round(np.asarray(x, dtype=np.float64), digits)
+
+
+def score_frame(
+    model: Any,
+    prepared: Prepared,
+    policy: PenaltyPolicy,
+    *,
+    feature_points: bool = True,
+) -> Scored:
+    """Score everyone in ``prepared`` with a fitted TrustModel.
+
+    The dimension points come from the trees' leaf values (exact, cheap); the
+    per-feature points, when asked for, from exact TreeSHAP.
+    """
+    from trustscore.model import to_matrix
+    from trustscore.scale import points as to_points
+
+    specs: list[FeatureSpec] = list(model.specs)
+    frame = prepared.features.frame
+    X = to_matrix(frame, specs)
+    scale = model.scale
+    bias, groups = model.group_margins(X)
+    base_points, group_points = to_points(scale, bias, groups)
+    if model.params.additivity == "dimension":
+        dim_points = group_points
+    else:
+        dim_points = np.zeros((X.shape[0], len(DIMENSIONS)))
+        for j, spec in enumerate(specs):
+            dim_points[:, DIMENSIONS.index(spec.dimension)] += group_points[:, j]
+    model_score = base_points + dim_points.sum(axis=1)
+    margin = (scale.offset - model_score) / scale.factor
+    p_bad = scale.p_bad_from_margin(margin)
+
+    person = frame.get_column("person_id")
+    pen = person_penalties(prepared.features.events, prepared.as_of, policy)
+    penalty = (
+        pl.DataFrame({"person_id": person})
+        .join(pen.select("person_id", "penalty"), on="person_id", how="left", maintain_order="left")
+        .get_column("penalty")
+        .fill_null(0.0)
+        .to_numpy()
+    )
+    final = np.clip(model_score - penalty, scale.low, scale.high)
+    final_rounded = np.floor(final + 0.5)
+    from trustscore.scale import band_of
+
+    scores = pl.DataFrame(
+        {
+            "person_id": person,
+            "score": final_rounded.astype(np.int64),
+            "band": band_of(final_rounded),
+            "model_score": _round(model_score, 2),
+            "penalty": _round(penalty, 2),
+            "p_bad": _round(p_bad, 6),
+            "base_points": np.full(X.shape[0], round(base_points, 2)),
+            **{
+                name: _round(dim_points[:, i], 2)
+                for i, name in enumerate(DIMENSION_COLUMNS)
+            },
+        }
+    )
+    points = pl.DataFrame({"person_id": person})
+    if feature_points:
+        _, contribs = model.feature_contribs(X)
+        fp = -scale.factor * contribs
+        points = pl.DataFrame(
+            {"person_id": person, **{s.name: _round(fp[:, j], 3) for j, s in enumerate(specs)}}
+        )
+    return Scored(scores, points)
+
+
+# ------------------------------------------------------------------ build
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    as_of: dt.date
+    metrics: dict[str, Any]
+    scores: pl.DataFrame
+    report: Report
+    notes: list[str] = field(default_factory=list)
+    protected: list[str] = field(default_factory=list)
+
+
+def _labels(prepared: Prepared) -> np.ndarray[Any, Any]:
+    c = prepared.tables.consumers.select("person_id", "defaulted")
+    y = (
+        prepared.features.frame.select("person_id")
+        .join(c, on="person_id", how="left", maintain_order="left")
+        .get_column("defaulted")
+        .cast(pl.Float64)
+        .fill_null(np.nan)
+        .to_numpy()
+    )
+    return np.asarray(y, dtype=np.float64)
+
+
+def _check_labels(y: np.ndarray[Any, Any]) -> None:
+    known = y[~np.isnan(y)]
+    if known.size == 0:
+        raise DataError(
+            "no person has a known outcome: consumers.csv needs a 'defaulted' column "
+            "with 0 or 1 for the persons to learn from",
+            hint="empty means not yet known; build needs some 0s and some 1s",
+        )
+    bads = int(known.sum())
+    if bads == 0 or bads == known.size:
+        which = "defaulted (1)" if bads == 0 else "repaid (0)"
+        raise DataError(
+            f"every labelled person has the same outcome: none {which} among {known.size:,}",
+            hint="build needs both goods (0) and bads (1) to learn the difference",
+        )
+    if min(bads, known.size - bads) < 10:
+        raise DataError(
+            f"too few of one outcome to learn from: {bads} bad, {known.size - bads} good",
+            hint="build needs at least 10 of each",
+        )
+
+
+def _evaluate(
+    y: np.ndarray[Any, Any], p: np.ndarray[Any, Any], bands: list[str]
+) -> dict[str, Any]:
+    from trustscore import metrics
+
+    return {
+        "rows": int(y.size),
+        "bads": int(y.sum()),
+        "bad_rate": float(y.mean()),
+        "auc": metrics.auc(y, p),
+        "gini": metrics.gini(y, p),
+        "ks": metrics.ks(y, p),
+        "brier": metrics.brier(y, p),
+        "log_loss": metrics.log_loss(y, p),
+        "bands": [dict(r) for r in metrics.band_table(y, bands)],
+    }
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _inputs(data_dir: Path | str, report: Report) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for t in report.tables:
+        entry: dict[str, Any] = {"file": t.file, "rows": t.rows, "kept": t.kept}
+        if str(data_dir) != "-":
+            entry["sha256"] = _sha256(Path(data_dir) / t.file)
+        out.append(entry)
+    return out
+
+
+def _versions() -> dict[str, str]:
+    import xgboost
+
+    return {"trustscore": __version__, "xgboost": xgboost.__version__, "polars": pl.__version__}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", "utf-8")
+
+
+def _check_target(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a folder", hint="pick another --out")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise UsageError(
+            f"{out} already holds a model",
+            hint="pass --force to replace it (it stays as it is if the build fails)",
+        )
+    if not out.parent.exists():
+        raise UsageError(f"no folder {str(out.parent)!r} to put the model in")
+
+
+def _replace_folder(tmp: Path, out: Path) -> None:
+    """Move the finished ``tmp`` to ``out``; an old ``out`` is removed only after."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            os.replace(old, out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+
+
+def build(
+    data_dir: Path | str,
+    out: Path,
+    *,
+    config: Config,
+    as_of: dt.date | None = None,
+    seed: int | None = None,
+    force: bool = False,
+    lenient: bool = False,
+    phase: Phase = _quiet_phase,
+    rounds: Rounds = _quiet_rounds,
+    fail_before_rename: bool = False,
+) -> BuildResult:
+    """validate -> features -> train -> evaluate -> score everyone -> write the folder.
+
+    The folder is written whole or not at all: into a temporary folder beside
+    ``out``, renamed into place at the end; an existing ``out`` is replaced
+    only with ``force`` and survives any failure. ``fail_before_rename`` is a
+    test hook that fails just before the rename.
+    """
+    from trustscore.model import ModelParams, TrustModel, split_dev_holdout, split_es, to_matrix
+    from trustscore.scale import Scale, band_of
+
+    out = Path(out)
+    _check_target(out, force)
+    try:
+        params = ModelParams.from_dict(config.model)
+    except ValueError as exc:
+        raise UsageError(f"[model] {exc}", where="config") from None
+    seed = config.build.seed if seed is None else seed
+
+    prepared = prepare(data_dir, config=config, as_of=as_of, lenient=lenient, phase=phase)
+    result = prepared.features
+    if not result.specs:
+        raise DataError("no features to learn from", hint="consumers.csv has no usable columns")
+    y = _labels(prepared)
+    _check_labels(y)
+
+    phase("training")
+    labelled = np.flatnonzero(~np.isnan(y))
+    y_lab = y[labelled]
+    dev, hold = split_dev_holdout(y_lab, seed, config.build.holdout)
+    train, es = split_es(dev, y_lab, seed, params.es_fraction)
+    X = to_matrix(result.frame, result.specs)
+    X_lab = X[labelled]
+    scale = Scale(**vars(config.scale))
+    model = TrustModel(result.specs, params, scale, seed=seed)
+    model.fit(X_lab[train], y_lab[train], X_lab[es], y_lab[es], progress=rounds)
+
+    phase("scoring everyone")
+    scored = score_frame(model, prepared, config.penalties)
+
+    phase("evaluating")
+    p_all = scored.scores.get_column("p_bad").to_numpy()
+    bands_all = scored.scores.get_column("band").to_list()
+    model_bands = band_of(scored.scores.get_column("model_score").to_numpy())
+
+    def part(idx: np.ndarray[Any, Any]) -> dict[str, Any]:
+        rows = labelled[idx]
+        return _evaluate(y_lab[idx], p_all[rows], [model_bands[i] for i in rows])
+
+    split = np.full(y.size, "unlabelled", dtype=object)
+    split[labelled[dev]] = "development"
+    split[labelled[hold]] = "holdout"
+    metrics = {
+        "as_of": prepared.as_of.isoformat(),
+        "seed": seed,
+        "additivity": params.additivity,
+        "trees": model.n_trees,
+        "best_iteration": model.best_iteration_,
+        "features": len(result.specs),
+        "persons": int(y.size),
+        "labelled": int(labelled.size),
+        "development": part(dev),
+        "holdout": part(hold),
+        "score_bands": _band_counts(bands_all, y),
+    }
+
+    phase("writing the model folder")
+    scores = scored.scores.with_columns(
+        pl.Series("split", split.tolist(), dtype=pl.String),
+        pl.Series("defaulted", y, dtype=pl.Float64).fill_nan(None).cast(pl.Int8),
+    )
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a model folder is an ordinary one
+    try:
+        model.save(tmp)
+        scores.write_parquet(tmp / SCORES_FILE, statistics=True)
+        scored.points.write_parquet(tmp / POINTS_FILE, statistics=True)
+        result.frame.write_parquet(tmp / FEATURES_FILE, statistics=True)
+        result.events.write_parquet(tmp / EVENTS_FILE)
+        _write_json(tmp / METRICS_FILE, metrics)
+        _write_json(tmp / CONFIG_FILE, config.as_dict())
+        _write_json(
+            tmp / MANIFEST_FILE,
+            {
+                "format": MODEL_FORMAT,
+                "format_version": MODEL_FORMAT_VERSION,
+                "versions": _versions(),
+                "as_of": prepared.as_of.isoformat(),
+                "seed": seed,
+                "inputs": _inputs(data_dir, prepared.report),
+                "tables_missing": prepared.tables.missing(),
+                "notes": result.notes,
+                "protected": result.protected,
+                "dropped": {f"{f}:{r}": n for (f, r), n in prepared.report.drops.dropped.items()},
+            },
+        )
+        if fail_before_rename:
+            raise RuntimeError("injected failure before the rename (test hook)")
+        _replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return BuildResult(
+        out=out,
+        as_of=prepared.as_of,
+        metrics=metrics,
+        scores=scores,
+        report=prepared.report,
+        notes=[*prepared.report.notes, *result.notes],
+        protected=result.protected,
+    )
+
+
+def _band_counts(bands: list[str], y: np.ndarray[Any, Any]) -> list[dict[str, Any]]:
+    from trustscore.metrics import band_table
+    from trustscore.scale import BAND_NAMES
+
+    counts = {b: 0 for b in BAND_NAMES}
+    for b in bands:
+        counts[b] += 1
+    labelled = {r["band"]: r for r in band_table(y, bands)}
+    return [
+        {
+            "band": b,
+            "persons": counts[b],
+            "labelled": labelled[b]["count"],
+            "bad_rate": labelled[b]["bad_rate"],
+        }
+        for b in BAND_NAMES
+    ]
+
+
+# ------------------------------------------------------------------ a saved model
+
+
+@dataclass
+class ModelFolder:
+    path: Path
+    manifest: dict[str, Any]
+    config: Config
+    metrics: dict[str, Any]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(
+            f"the model folder has no {path.name}",
+            where=str(path.parent),
+            hint="build it again with trustscore build",
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path.name} is corrupt: {exc}", where=str(path.parent)) from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path.name} is corrupt: not a JSON object", where=str(path.parent))
+    return data
+
+
+def open_folder(path: Path) -> ModelFolder:
+    """Check a model folder's manifest and config, without loading the booster."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelError(
+            f"no model folder {str(path)!r}",
+            hint="build one with: trustscore build DATA_DIR --out " + str(path),
+        )
+    manifest = _read_json(path / MANIFEST_FILE)
+    if manifest.get("format") != MODEL_FORMAT:
+        raise ModelError("this is not a trustscore model folder", where=str(path))
+    if manifest.get("format_version") != MODEL_FORMAT_VERSION:
+        raise ModelError(
+            f"the model folder is format {manifest.get('format_version')}, this trustscore "
+            f"reads {MODEL_FORMAT_VERSION}",
+            where=str(path),
+            hint="build the model again with this version",
+        )
+    try:
+        config = from_dict(_read_json(path / CONFIG_FILE), str(path / CONFIG_FILE))
+    except UsageError as exc:
+        raise ModelError(f"config.json is not valid: {exc.message}", where=str(path)) from None
+    return ModelFolder(path, manifest, config, _read_json(path / METRICS_FILE))
+
+
+def _check_schema(model: Any, prepared: Prepared, folder: Path) -> None:
+    """The data must give the model every feature it was built with."""
+    have = {s.name: s for s in prepared.features.specs}
+    missing = [s for s in model.specs if s.name not in have]
+    if missing:
+        by_table: dict[str, list[str]] = {}
+        for s in missing:
+            by_table.setdefault(s.table, []).append(s.name)
+        parts = []
+        for table, names in by_table.items():
+            more = ", ..." if len(names) > 3 else ""
+            parts.append(f"{len(names)} from {table}.csv ({', '.join(names[:3])}{more})")
+        raise ModelError(
+            "the model was built with features these data cannot give: " + "; ".join(parts),
+            where=str(folder),
+            hint="score data laid out like the data the model was built from",
+        )
+    for s in model.specs:
+        got = have[s.name]
+        if got.is_categorical != s.is_categorical:
+            kind = "categorical" if s.is_categorical else "numeric"
+            raise ModelError(
+                f"feature {s.name!r} is {kind} in the model but not in these data",
+                where=str(folder),
+            )
+
+
+def score(
+    data_dir: Path | str,
+    model_dir: Path,
+    *,
+    as_of: dt.date | None = None,
+    lenient: bool = False,
+    feature_points: bool = False,
+    phase: Phase = _quiet_phase,
+) -> tuple[Scored, Prepared]:
+    """Score everyone in ``data_dir`` with the model in ``model_dir``."""
+    from trustscore.model import TrustModel
+
+    folder = open_folder(model_dir)
+    phase("loading the model")
+    model = TrustModel.load(folder.path)
+    categories = {s.name: s.categories for s in model.specs if s.is_categorical}
+    prepared = prepare(
+        data_dir,
+        config=folder.config,
+        as_of=as_of,
+        lenient=lenient,
+        categories=categories,
+        phase=phase,
+    )
+    _check_schema(model, prepared, folder.path)
+    phase("scoring")
+    return score_frame(
+        model, prepared, folder.config.penalties, feature_points=feature_points
+    ), prepared
+
+

@@ -1,0 +1,198 @@
+"""The one place that imports rich: consoles, tables, progress, cards.
+
+Output on a pipe never carries colour or box drawing: the CLI picks csv there,
+and these consoles honour NO_COLOR and non-terminals.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import polars as pl
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+
+def stdout_console(width: int | None = None) -> Console:
+    return Console(
+        file=sys.stdout,
+        no_color="NO_COLOR" in os.environ or None,
+        highlight=False,
+        width=width,
+    )
+
+
+def stderr_console() -> Console:
+    return Console(
+        file=sys.stderr,
+        stderr=True,
+        no_color="NO_COLOR" in os.environ or None,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value)
+
+
+def frame_table(frame: pl.DataFrame, title: str | None = None, max_rows: int = 200) -> Table:
+    """A data frame as a rich table (the ``table`` format), numbers right-aligned."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for name, dtype in frame.schema.items():
+        table.add_column(name, justify="right" if dtype.is_numeric() else "left", overflow="fold")
+    for row in frame.head(max_rows).iter_rows():
+        table.add_row(*(_cell(v) for v in row))
+    if frame.height > max_rows:
+        more = frame.height - max_rows
+        table.caption = f"{more:,} more rows; use --format csv or --output FILE for all"
+    return table
+
+
+def print_frame(frame: pl.DataFrame, title: str | None = None) -> None:
+    stdout_console().print(frame_table(frame, title))
+
+
+def print_error(message: str, hint: str | None = None) -> None:
+    err = stderr_console()
+    err.print(Text.assemble(("error: ", "bold red"), message))
+    if hint:
+        err.print(Text.assemble(("hint: ", "dim"), hint))
+
+
+def print_warning(message: str) -> None:
+    stderr_console().print(Text.assemble(("warning: ", "yellow"), message))
+
+
+def print_note(message: str) -> None:
+    stderr_console().print(Text.assemble(("note: ", "cyan"), message))
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A callback ``(task, done, total)`` that draws progress on stderr, or does nothing."""
+    if not enabled:
+        yield lambda task, done, total: None
+        return
+    progress = Progress(
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(),
+        console=stderr_console(),
+        transient=False,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(task: str, done: int, total: int) -> None:
+        if task not in tasks:
+            tasks[task] = progress.add_task(task, total=total)
+        progress.update(tasks[task], completed=done, total=total)
+
+    with progress:
+        yield update
+
+
+@contextmanager
+def phases(enabled: bool) -> Iterator[tuple[Callable[[str], None], Callable[[int, int], None]]]:
+    """Callbacks ``phase(name)`` and ``rounds(done, total)`` drawing progress on stderr.
+
+    Each phase is a line that ticks off when the next starts; training shows
+    its boosting rounds. Disabled (not a terminal): both do nothing.
+    """
+    if not enabled:
+        yield (lambda name: None), (lambda done, total: None)
+        return
+    progress = Progress(
+        SpinnerColumn(finished_text="[green]✓[/]"),
+        TextColumn("{task.description:<26}"),
+        BarColumn(bar_width=30),
+        TextColumn("{task.fields[counter]}"),
+        TimeElapsedColumn(),
+        console=stderr_console(),
+    )
+    current: list[Any] = []
+
+    def phase(name: str) -> None:
+        if current:
+            task = current.pop()
+            progress.update(task, total=1, completed=1)
+        current.append(progress.add_task(name, total=None, counter=""))
+
+    def rounds(done: int, total: int) -> None:
+        if current:
+            progress.update(
+                current[0], total=total, completed=done, counter=f"round {done:,}/{total:,}"
+            )
+
+    with progress:
+        yield phase, rounds
+        if current:
+            progress.update(current.pop(), total=1, completed=1)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def build_summary(metrics: dict[str, Any], out: str, console: Console | None = None) -> None:
+    """The end of ``build``: holdout metrics beside development, and the score bands."""
+    from trustscore.scale import BANDS
+
+    console = console or stdout_console()
+    head = Table(box=box.SIMPLE_HEAD, show_edge=False, title="model quality", title_justify="left")
+    head.add_column("metric")
+    head.add_column("development", justify="right")
+    head.add_column("holdout", justify="right")
+    dev, hold = metrics["development"], metrics["holdout"]
+    for key, label in (
+        ("rows", "persons"),
+        ("bad_rate", "bad rate"),
+        ("auc", "AUC"),
+        ("gini", "Gini"),
+        ("ks", "KS"),
+        ("brier", "Brier score"),
+        ("log_loss", "log loss"),
+    ):
+        head.add_row(label, _fmt(dev[key]), _fmt(hold[key]))
+    bands = Table(box=box.SIMPLE_HEAD, show_edge=False, title="scores", title_justify="left")
+    for name, justify in (
+        ("band", "left"),
+        ("range", "left"),
+        ("persons", "right"),
+        ("share", "right"),
+        ("bad rate", "right"),
+    ):
+        bands.add_column(name, justify=justify)  # type: ignore[arg-type]
+    total = max(1, sum(b["persons"] for b in metrics["score_bands"]))
+    ranges = {b.name: f"{b.low}-{b.high}" for b in BANDS}
+    for b in metrics["score_bands"]:
+        rate = b["bad_rate"]
+        bands.add_row(
+            b["band"],
+            ranges.get(b["band"], ""),
+            f"{b['persons']:,}",
+            f"{b['persons'] / total:.1%}",
+            "-" if rate is None else f"{rate:.1%}",
+        )
+    console.print(
+        f"model: {out}  (as of {metrics['as_of']}, {metrics['trees']} trees, "
+        f"{metrics['features']} features, {metrics['additivity']} additivity)"
+    )
+    console.print(head)
+    console.print(bands)
