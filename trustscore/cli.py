@@ -14,6 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -89,6 +90,10 @@ def _main(
 
 def _report(exc: TrustscoreError) -> None:
     from trustscore import render
+    from trustscore.errors import UnknownPersonError
+
+    if isinstance(exc, UnknownPersonError) and exc.suggestions:
+        exc.hint = "did you mean " + ", ".join(exc.suggestions) + "?"
 
     if isinstance(exc, DataError) and exc.problems:
         for problem in exc.problems:
@@ -260,9 +265,7 @@ AsOfOpt = Annotated[
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML config (see the README).")
 ]
-ModelOpt = Annotated[
-    Path, typer.Option("--model", "-m", help="The model folder made by build.")
-]
+ModelOpt = Annotated[Path, typer.Option("--model", "-m", help="The model folder made by build.")]
 DEFAULT_MODEL = Path("trustscore-model")
 
 
@@ -424,6 +427,45 @@ def score(
         )
     _notes(prepared.report, prepared.features.notes)
     emit(scored.scores.select(SCORE_COLUMNS), fmt, output, safe_csv=safe_csv, title="scores")
+
+
+class CardFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+@app.command()
+@handle_errors
+def card(
+    person_id: Annotated[str, typer.Argument(help="The person whose card to show.")],
+    model: ModelOpt = DEFAULT_MODEL,
+    data: Annotated[
+        str | None,
+        typer.Option("--data", "-d", help="A data folder holding a person not in the model."),
+    ] = None,
+    fmt: Annotated[
+        CardFormat, typer.Option("--format", "-f", help="table or json.", case_sensitive=False)
+    ] = CardFormat.TABLE,
+    width: Annotated[
+        int | None, typer.Option("--width", min=40, help="Draw the card this wide.")
+    ] = None,
+) -> None:
+    """Show a person's score card: score, band, five dimensions, reasons, penalties.
+
+    The dimensions add up to the model score; counterfeit-trade penalties are
+    their own lines. Exit 4 if the person is in neither the model folder nor --data.
+    """
+    from trustscore.card import load_card
+
+    result = load_card(model, person_id, data)
+    if fmt is CardFormat.JSON:
+        from trustscore.formats import write_json
+
+        write_json(result.as_dict(), sys.stdout.buffer)
+        return
+    from trustscore import render
+
+    render.print_card(result, render.stdout_console(width))
 
 
 def main() -> None:

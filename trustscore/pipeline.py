@@ -181,10 +181,7 @@ def score_frame(
             "penalty": _round(penalty, 2),
             "p_bad": _round(p_bad, 6),
             "base_points": np.full(X.shape[0], round(base_points, 2)),
-            **{
-                name: _round(dim_points[:, i], 2)
-                for i, name in enumerate(DIMENSION_COLUMNS)
-            },
+            **{name: _round(dim_points[:, i], 2) for i, name in enumerate(DIMENSION_COLUMNS)},
         }
     )
     points = pl.DataFrame({"person_id": person})
@@ -246,9 +243,7 @@ def _check_labels(y: np.ndarray[Any, Any]) -> None:
         )
 
 
-def _evaluate(
-    y: np.ndarray[Any, Any], p: np.ndarray[Any, Any], bands: list[str]
-) -> dict[str, Any]:
+def _evaluate(y: np.ndarray[Any, Any], p: np.ndarray[Any, Any], bands: list[str]) -> dict[str, Any]:
     from trustscore import metrics
 
     return {
@@ -573,5 +568,3 @@ def score(
     return score_frame(
         model, prepared, folder.config.penalties, feature_points=feature_points
     ), prepared
-
-

@@ -196,3 +196,167 @@ def build_summary(metrics: dict[str, Any], out: str, console: Console | None = N
     )
     console.print(head)
     console.print(bands)
+
+
+# ------------------------------------------------------------------ the card
+
+_DIGITS = {
+    "0": (" _ ", "| |", "|_|"),
+    "1": ("   ", "  |", "  |"),
+    "2": (" _ ", " _|", "|_ "),
+    "3": (" _ ", " _|", " _|"),
+    "4": ("   ", "|_|", "  |"),
+    "5": (" _ ", "|_ ", " _|"),
+    "6": (" _ ", "|_ ", "|_|"),
+    "7": (" _ ", "  |", "  |"),
+    "8": (" _ ", "|_|", "|_|"),
+    "9": (" _ ", "|_|", " _|"),
+}
+
+_BAND_STYLE = {
+    "poor": "red",
+    "fair": "yellow",
+    "good": "green",
+    "very good": "green",
+    "excellent": "bold green",
+}
+
+
+def big_number(n: int) -> list[str]:
+    """A number three lines tall, in the seven-segment style: the score, large."""
+    rows = ["", "", ""]
+    for ch in str(n):
+        for i in range(3):
+            rows[i] += _DIGITS[ch][i] + " "
+    return [r.rstrip() for r in rows]
+
+
+def _scale_bar(score: int, low: int, high: int, width: int) -> Text:
+    width = max(10, width)
+    pos = round((min(max(score, low), high) - low) / (high - low) * (width - 1))
+    bar = Text()
+    bar.append(f"{low} ", style="dim")
+    bar.append("━" * pos, style="cyan")
+    bar.append("●", style="bold")
+    bar.append("─" * (width - 1 - pos), style="dim")
+    bar.append(f" {high}", style="dim")
+    return bar
+
+
+def _signed(points: float) -> str:
+    return f"{points:+.1f}"
+
+
+class CardView:
+    """A score card that draws itself at the console's width (reads well at 60-100+)."""
+
+    def __init__(self, card: Any) -> None:
+        self.card = card
+
+    def __rich_console__(self, console: Console, options: Any) -> Iterator[Any]:
+        from rich.panel import Panel
+
+        c = self.card
+        width = min(options.max_width, 100)
+        inner = width - 4
+        narrow = inner < 76
+        parts: list[Any] = []
+
+        head = Text()
+        head.append(c.person_id, style="bold")
+        parts.append(head)
+        style = _BAND_STYLE.get(c.band, "")
+        for i, line in enumerate(big_number(c.score)):
+            t = Text("  " + line, style="bold " + style)
+            if i == 1:
+                t.append(f"   {c.band}", style=style)
+                t.append(f" ({c.band_range[0]}-{c.band_range[1]})", style="dim")
+            parts.append(t)
+        parts.append(_scale_bar(c.score, c.scale_range[0], c.scale_range[1], inner - 10))
+        sums = Text("model score ")
+        sums.append(f"{c.model_score:.1f}")
+        sums.append(f" - penalty {c.penalty:.1f}")
+        if c.clipping:
+            sums.append(f" {_signed(c.clipping)} clipped to the scale")
+        sums.append(" = ")
+        sums.append(str(c.score), style="bold")
+        parts.append(sums)
+        parts.append(Text(""))
+
+        # dimensions: base + five signed bars = model score
+        bar_w = 6 if narrow else 14
+        top = max([abs(d.points) for d in c.dimensions] + [1e-9])
+        dims = Table.grid(padding=(0, 1))
+        dims.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        dims.add_column(justify="right", width=bar_w, no_wrap=True)
+        dims.add_column(width=1)
+        dims.add_column(justify="left", width=bar_w, no_wrap=True)
+        dims.add_column(justify="right", width=7, no_wrap=True)
+        dims.add_row(Text("Dimensions", style="bold"), "", "", "", Text("points", style="dim"))
+        dims.add_row("average person (base)", "", "", "", f"{c.base_points:.1f}")
+        for d in c.dimensions:
+            n = round(abs(d.points) / top * bar_w)
+            neg = Text("█" * n, style="red") if d.points < 0 else Text("")
+            pos = Text("█" * n, style="green") if d.points > 0 else Text("")
+            dims.add_row(d.title, neg, "│", pos, _signed(d.points))
+        dims.add_row(Text("model score", style="bold"), "", "", "", f"{c.model_score:.1f}")
+        parts.append(dims)
+
+        def reasons(title: str, items: list[Any]) -> None:
+            parts.append(Text(""))
+            parts.append(Text(title, style="bold"))
+            if not items:
+                parts.append(Text("  none", style="dim"))
+                return
+            grid = Table.grid(padding=(0, 1))
+            if not narrow:
+                grid.add_column(no_wrap=True, style="dim")
+            grid.add_column(ratio=1)
+            grid.add_column(justify="right", width=7, no_wrap=True)
+            for r in items:
+                cells = [r.sentence, _signed(r.points)]
+                grid.add_row(*([r.code, *cells] if not narrow else cells))
+            parts.append(grid)
+
+        reasons("What lowers the score most", c.lowering)
+        reasons("What raises it most", c.raising)
+
+        parts.append(Text(""))
+        parts.append(Text("Counterfeit-trade penalties", style="bold"))
+        if not c.penalties:
+            parts.append(Text("  none: no counterfeit-trade events before the as-of date"))
+        else:
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(ratio=1)
+            grid.add_column(justify="right", no_wrap=True)
+            grid.add_column(justify="right", width=7, no_wrap=True)
+            for p in c.penalties:
+                what = Text(p.text)
+                what.append(
+                    f" (latest {p.latest}" + (f", shop {p.merchant_id})" if p.merchant_id else ")"),
+                    style="dim",
+                )
+                grid.add_row(what, f"{p.count}x", f"{-p.points:+.1f}")
+            parts.append(grid)
+
+        parts.append(Text(""))
+        foot = Text(f"as of {c.as_of} · model {c.model}", style="dim")
+        if c.source != "model folder":
+            foot.append(f" · computed from the {c.source}", style="dim")
+        parts.append(foot)
+        for note in c.notes:
+            parts.append(Text(f"note: {note}", style="dim"))
+
+        from rich.console import Group
+
+        yield Panel(
+            Group(*parts),
+            title="trustscore card",
+            title_align="left",
+            width=width,
+            box=box.ROUNDED,
+        )
+
+
+def print_card(card: Any, console: Console | None = None) -> None:
+    (console or stdout_console()).print(CardView(card))
