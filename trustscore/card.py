@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from trustscore.bands import band_range
 from trustscore.errors import ModelError, UnknownPersonError
 from trustscore.features.registry import render_sentence
 from trustscore.features.spec import DIMENSIONS, Dimension, FeatureSpec
@@ -291,12 +292,10 @@ def _reasons(
 
 
 def _band_range(band: str) -> tuple[int, int]:
-    from trustscore.scale import BANDS
-
-    for b in BANDS:
-        if b.name == band:
-            return (b.low, b.high)
-    return (0, 0)
+    try:
+        return band_range(band)
+    except KeyError:
+        raise ModelError(f"scores.parquet names an unknown band {band!r}") from None
 
 
 def _penalty_lines(

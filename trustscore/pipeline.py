@@ -442,8 +442,8 @@ def build(
 
 
 def _band_counts(bands: list[str], y: np.ndarray[Any, Any]) -> list[dict[str, Any]]:
+    from trustscore.bands import BAND_NAMES
     from trustscore.metrics import band_table
-    from trustscore.scale import BAND_NAMES
 
     counts = {b: 0 for b in BAND_NAMES}
     for b in bands:

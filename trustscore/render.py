@@ -152,7 +152,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def build_summary(metrics: dict[str, Any], out: str, console: Console | None = None) -> None:
     """The end of ``build``: holdout metrics beside development, and the score bands."""
-    from trustscore.scale import BANDS
+    from trustscore.bands import BANDS
 
     console = console or stdout_console()
     head = Table(box=box.SIMPLE_HEAD, show_edge=False, title="model quality", title_justify="left")
