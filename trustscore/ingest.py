@@ -107,7 +107,7 @@ def _raw_line_problems(source: Path | bytes, file: str, ncols: int) -> pl.DataFr
             (line.is_null() | (line.str.strip_chars() == "")).alias("blank"),
         )
         .filter(pl.col("blank") | pl.col("not_utf8") | (pl.col("fields") != ncols))
-        .collect()
+        .collect(engine="streaming")  # batch by batch: the lines are never all in memory
     )
 
 
@@ -162,14 +162,37 @@ def parse(col: Column, e: pl.Expr) -> pl.Expr:
     raise AssertionError(k)
 
 
+_BOOL_WORDS = {
+    spelling: word in TRUE_WORDS
+    for word in (*TRUE_WORDS, *FALSE_WORDS)
+    for spelling in {word, word.upper(), word.capitalize()}
+}
+
+
+def fast_parse(col: Column, e: pl.Expr) -> pl.Expr:
+    """The parse of the contract's canonical spelling, without trimming or case folding.
+
+    Null where it fails; such cells get :func:`parse` (the full rules) afterwards.
+    """
+    k = col.kind
+    if k is Kind.DATE:
+        return e.str.to_date("%Y-%m-%d", strict=False)
+    if k is Kind.TIMESTAMP:
+        return e.str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us")
+    if k is Kind.BOOL:
+        return e.replace_strict(_BOOL_WORDS, default=None, return_dtype=pl.Boolean)
+    if k is Kind.CHOICE:
+        return e.cast(col.dtype, strict=False)
+    if k is Kind.FLOAT:
+        x = e.cast(pl.Float64, strict=False)
+        return pl.when(x.is_finite()).then(x).otherwise(None)
+    return parse(col, e)
+
+
 def _in_domain(col: Column, typed: pl.Expr) -> pl.Expr | None:
     if col.kind is Kind.FLOAT and col.min_value is not None:
         return typed > col.min_value if col.min_exclusive else typed >= col.min_value
     return None
-
-
-def _filled(e: pl.Expr) -> pl.Expr:
-    return e.is_not_null() & (e.str.strip_chars() != "")
 
 
 # ---------------------------------------------------------------- one table
@@ -246,6 +269,10 @@ def _read_table(
         encoding="utf8-lossy",
         row_index_name=_ROW,
     )
+    # Every cell is parsed the fast way (the contract's canonical spelling, as
+    # exported data nearly always are); only the cells that fail it get a
+    # second look with the full, forgiving parse, and only those that fail
+    # that too are problems.
     exprs: list[pl.Expr] = [pl.col(_ROW)]
     flags: list[pl.Expr] = []
     for col in table.columns:
@@ -253,34 +280,41 @@ def _read_table(
             exprs.append(pl.lit(None, dtype=col.dtype).alias(col.name))
             continue
         raw_e = pl.col(col.name)
-        typed = parse(col, raw_e)
-        exprs.append(typed.alias(col.name))
-        # a flag per rule, so that problems name exactly what is wrong
-        flags.append((_filled(raw_e) & typed.is_null()).alias(f"__type:{col.name}"))
-        domain = _in_domain(col, typed)
-        if domain is not None:
-            flags.append((typed.is_not_null() & ~domain).alias(f"__domain:{col.name}"))
-        if col.required:
-            flags.append((~_filled(raw_e)).alias(f"__empty:{col.name}"))
+        fast = fast_parse(col, raw_e)
+        exprs.append(fast.alias(col.name))
+        if col.kind is not Kind.STRING:
+            flags.append((raw_e.is_not_null() & fast.is_null()).alias(f"__look:{col.name}"))
+        elif col.required:
+            flags.append(raw_e.is_null().alias(f"__empty:{col.name}"))
     passthrough: list[str] = []
     if extras and passthrough_allowed:
         passthrough = list(extras)
         exprs.extend(pl.col(x).str.strip_chars().alias(x) for x in extras)
-    frame = scan.select(*exprs, *flags).collect()
+    frame = scan.select(*exprs, *flags).collect(engine="streaming")
+    cells: list[tuple[int, str, str]] = []  # (row, column, rule) of each bad cell
+    flag_names = [n for n in frame.columns if n.startswith("__") and ":" in n]
+    if flag_names:
+        hits = frame.select(pl.col(_ROW), *flag_names).filter(pl.any_horizontal(flag_names))
+        frame = frame.drop(flag_names)
+        if hits.height:
+            frame = _second_look(table, source, frame, hits, cells)
+    for col in table.columns:
+        domain = _in_domain(col, pl.col(col.name))
+        if domain is not None and col.name in header:
+            out = frame.filter(pl.col(col.name).is_not_null() & ~domain).get_column(_ROW)
+            cells.extend((int(r), col.name, "domain") for r in out)
+    if cells:
+        _report_cells(table, source, cells, report, bad_rows)
     if blank:
         frame = frame.filter(~pl.col(_ROW).is_in(list(blank)))
     rows = frame.height
 
-    flag_names = [n for n in frame.columns if n.startswith("__") and ":" in n]
-    if flag_names:
-        hits = frame.select(pl.col(_ROW), *flag_names).filter(pl.any_horizontal(flag_names))
-        if hits.height:
-            _report_cells(table, source, hits, flag_names, report, bad_rows)
-        frame = frame.drop(flag_names)
-
     # unique keys: the second and later occurrences are the problem
     for col in table.columns:
         if col.unique and col.name in header:
+            keys = frame.get_column(col.name).drop_nulls()
+            if _strictly_increasing(keys) or keys.n_unique() == keys.len():
+                continue  # the common case: exported ids are usually in order
             dup = (
                 frame.select(pl.col(_ROW), pl.col(col.name))
                 .filter(pl.col(col.name).is_not_null())
@@ -327,18 +361,9 @@ def _passthrough_types(frame: pl.DataFrame, names: list[str]) -> list[pl.Expr]:
     return out
 
 
-def _report_cells(
-    table: Table,
-    source: Path | bytes,
-    hits: pl.DataFrame,
-    flag_names: list[str],
-    report: Report,
-    bad_rows: dict[int, str],
-) -> None:
-    """Name each bad cell with its raw text, re-reading only the offending rows."""
-    file = table.filename
+def _raw_rows(source: Path | bytes, rows: list[int]) -> dict[int, dict[str, str | None]]:
+    """The raw text of a few data rows, by row index (the rare path: problems)."""
     header = _header(source)
-    rows = hits[_ROW].to_list()
     raw = (
         pl.scan_csv(
             source,
@@ -353,22 +378,64 @@ def _report_cells(
         .filter(pl.col(_ROW).is_in(rows))
         .collect()
     )
-    raw_by_row = {r[_ROW]: r for r in raw.iter_rows(named=True)}
-    for rec in hits.iter_rows(named=True):
-        row = rec[_ROW]
-        for name in flag_names:
-            if not rec[name]:
-                continue
-            rule, colname = name[2:].split(":", 1)
-            bad_rows.setdefault(row, rule)
-            col = table.column(colname)
-            value = raw_by_row.get(row, {}).get(colname)
-            if rule == "empty":
-                report.add(Problem(file, row + 2, colname, None, "a value (required)", "empty"))
-            elif rule == "type":
-                report.add(Problem(file, row + 2, colname, value, col.expected(), "type"))
-            else:
-                report.add(Problem(file, row + 2, colname, value, col.expected(), "domain"))
+    return {r[_ROW]: r for r in raw.iter_rows(named=True)}
+
+
+def _second_look(
+    table: Table,
+    source: Path | bytes,
+    frame: pl.DataFrame,
+    hits: pl.DataFrame,
+    cells: list[tuple[int, str, str]],
+) -> pl.DataFrame:
+    """Parse the cells the fast way missed with the full parse; patch what it reads."""
+    raw = _raw_rows(source, hits[_ROW].to_list())
+    for name in hits.columns[1:]:
+        rule, colname = name[2:].split(":", 1)
+        rows = hits.filter(pl.col(name))[_ROW].to_list()
+        if not rows:
+            continue
+        if rule == "empty":
+            cells.extend((r, colname, "empty") for r in rows)
+            continue
+        col = table.column(colname)
+        texts = [raw.get(r, {}).get(colname) for r in rows]
+        parsed = pl.DataFrame({"raw": texts}, schema={"raw": pl.String}).select(
+            parse(col, pl.col("raw")).alias("v"),
+            pl.col("raw").str.strip_chars().fill_null("").alias("s"),
+        )
+        ok = parsed["v"].is_not_null().to_list()
+        blank = (parsed["s"] == "").to_list()
+        for r, good, empty in zip(rows, ok, blank, strict=True):
+            if not good:
+                cells.append((r, colname, "empty" if empty and col.required else "type"))
+        keep = [i for i, good in enumerate(ok) if good]
+        if keep:
+            column = frame.get_column(colname).clone()
+            column.scatter([rows[i] for i in keep], parsed["v"].gather(keep))
+            frame = frame.with_columns(column)
+    return frame
+
+
+def _report_cells(
+    table: Table,
+    source: Path | bytes,
+    cells: list[tuple[int, str, str]],
+    report: Report,
+    bad_rows: dict[int, str],
+) -> None:
+    """Name each bad cell with its raw text, re-reading only the offending rows."""
+    file = table.filename
+    cells = sorted(cells)
+    raw = _raw_rows(source, sorted({r for r, _, _ in cells}))
+    for row, colname, rule in cells:
+        bad_rows.setdefault(row, rule)
+        col = table.column(colname)
+        value = raw.get(row, {}).get(colname)
+        if rule == "empty" or (value is not None and not value.strip() and col.required):
+            report.add(Problem(file, row + 2, colname, None, "a value (required)", "empty"))
+        else:
+            report.add(Problem(file, row + 2, colname, value, col.expected(), rule))
 
 
 # ---------------------------------------------------------------- the folder
@@ -476,6 +543,22 @@ def _drop(got: _Read, rows: dict[int, str], report: Report) -> None:
     got.report.kept = got.frame.height
 
 
+def _strictly_increasing(s: pl.Series) -> bool:
+    """Sorted and unique, checked in one vectorised pass (no hashing)."""
+    return s.len() < 2 or bool((s.slice(1) > s.slice(0, s.len() - 1)).all())
+
+
+def _dangling(frame: pl.DataFrame, column: str, keys: pl.Series) -> pl.DataFrame:
+    """Rows (``_ROW``, value) whose non-null ``column`` is not among ``keys``."""
+    values = frame.select(pl.col(_ROW), pl.col(column)).filter(pl.col(column).is_not_null())
+    if _strictly_increasing(keys) and keys.len():
+        # binary search into sorted keys beats building a hash table of millions
+        at = keys.search_sorted(values.get_column(column), side="left")
+        hit = keys.gather(at.clip(0, keys.len() - 1)) == values.get_column(column)
+        return values.filter(~hit)
+    return values.join(keys.alias(column).to_frame(), on=column, how="anti").sort(_ROW)
+
+
 def _check_references(reads: dict[str, _Read], report: Report, lenient: bool) -> None:
     # order matters: dropping a transaction can leave its shipments dangling
     for name in ("merchants", "transactions", "logistics"):
@@ -489,10 +572,7 @@ def _check_references(reads: dict[str, _Read], report: Report, lenient: bool) ->
             target = reads.get(target_table)
             if target is None:
                 continue
-            keys = target.frame.get_column(target_col)
-            dangling = got.frame.select(pl.col(_ROW), pl.col(col.name)).filter(
-                pl.col(col.name).is_not_null() & ~pl.col(col.name).is_in(keys.implode())
-            )
+            dangling = _dangling(got.frame, col.name, target.frame.get_column(target_col))
             for row, value in dangling.iter_rows():
                 report.add(
                     Problem(
