@@ -1,0 +1,730 @@
+"""Train, save, load and predict; exact points per dimension (DESIGN sections 3 and 6).
+
+The model is XGBoost ``binary:logistic`` on the ``hist`` tree method, with
+interaction constraints that keep every tree inside one *group*: one dimension
+(``additivity = "dimension"``, the default) or one feature (``"feature"``). The
+margin is then a sum over trees, each tree belongs to one group, and so
+
+    margin = bias + sum over groups of G[group],
+    G[group] = sum over the group's trees of (leaf value - the tree's expected value),
+    bias = base margin + sum over all trees of their expected values,
+
+where a tree's expected value is the cover-weighted mean of its leaves, the same
+quantity TreeSHAP starts from. Within a tree TreeSHAP is exact and additive (its
+contributions sum to leaf value - expected value) and gives nothing to features the
+tree does not split on, so G[group] is exactly the sum of ``pred_contribs`` over the
+group's features, obtained from ``pred_leaf`` at a fraction of the cost.
+
+xgboost is imported on first use, not at import time: it takes about half a second
+and commands that never train or score should not pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args, get_type_hints
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from trustscore.errors import ModelError
+from trustscore.features.spec import DIMENSIONS, Dimension, FeatureSpec
+from trustscore.scale import Scale
+
+if TYPE_CHECKING:
+    import xgboost as xgb
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+Additivity = Literal["dimension", "feature"]
+Progress = Callable[[int, int], None]
+
+MODEL_FILE: Final = "model.json"
+META_FILE: Final = "model_meta.json"
+META_FORMAT: Final = "trustscore-model"
+META_VERSION: Final = 1
+# pred_leaf / pred_contribs answer (rows x trees) blocks; bound the cells per block so
+# a million people never need gigabytes at once (~20 bytes a cell in flight)
+_CHUNK_CELLS: Final = 1 << 22
+_HINT_BUILD: Final = "point --model at a folder written by `trustscore build`, or build one"
+
+
+def _xgboost() -> ModuleType:
+    import xgboost
+
+    return xgboost
+
+
+# ---------------------------------------------------------------------------- params
+
+
+@dataclass
+class ModelParams:
+    """The model's settings: the ``[model]`` table of the TOML config.
+
+    n_estimators is the most boosting rounds; early stopping on a held-back share
+    (es_fraction) of the development set decides how many are kept. An
+    early_stopping_rounds of 0 turns early stopping off and keeps every round.
+    nthread 0 means all cores.
+    """
+
+    max_depth: int = 3
+    learning_rate: float = 0.1
+    n_estimators: int = 600
+    early_stopping_rounds: int = 30
+    min_child_weight: float = 5.0
+    subsample: float = 0.8
+    colsample_bytree: float = 1.0
+    reg_lambda: float = 1.0
+    max_bin: int = 256
+    nthread: int = 0
+    additivity: Additivity = "dimension"
+    es_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[bool, str]] = [
+            (self.max_depth >= 1, "max_depth must be at least 1"),
+            (self.learning_rate > 0, "learning_rate must be > 0"),
+            (self.n_estimators >= 1, "n_estimators must be at least 1"),
+            (self.early_stopping_rounds >= 0, "early_stopping_rounds must be >= 0 (0 = off)"),
+            (self.min_child_weight >= 0, "min_child_weight must be >= 0"),
+            (0 < self.subsample <= 1, "subsample must be in (0, 1]"),
+            (0 < self.colsample_bytree <= 1, "colsample_bytree must be in (0, 1]"),
+            (self.reg_lambda >= 0, "reg_lambda must be >= 0"),
+            (self.max_bin >= 2, "max_bin must be at least 2"),
+            (self.nthread >= 0, "nthread must be >= 0 (0 = all cores)"),
+            (0 < self.es_fraction < 1, "es_fraction must be between 0 and 1"),
+            (
+                self.additivity in get_args(Additivity),
+                f"additivity must be 'dimension' or 'feature', not {self.additivity!r}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"model setting: {message}")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> ModelParams:
+        """Build from a plain mapping (the TOML table); unknown keys and wrong types are
+        refused with a ValueError that names the key."""
+        hints = get_type_hints(cls)
+        known = [f.name for f in fields(cls)]
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in hints:
+                raise ValueError(f"unknown model setting {key!r} (known: {', '.join(known)})")
+            kwargs[key] = _coerce(key, value, hints[key])
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _coerce(key: str, value: object, hint: object) -> object:
+    # TOML gives int for 1 and float for 1.0; accept an int where a float is meant,
+    # never a bool for a number (True is an int to Python, not to a reader)
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if hint not in (int, float) and isinstance(value, str):
+        return value  # the Literal's own check in __post_init__ names the choices
+    kind = getattr(hint, "__name__", "text")
+    raise ValueError(f"model setting {key!r} must be {kind}, got {value!r}")
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def to_matrix(frame: pl.DataFrame, specs: Sequence[FeatureSpec]) -> npt.NDArray[np.float32]:
+    """The model's input: float32 (rows, features) in spec order, NaN for missing.
+
+    A categorical feature becomes the index of its level in ``spec.categories``;
+    an unknown level or null becomes NaN, which the trees treat as missing.
+    """
+    absent = [s.name for s in specs if s.name not in frame.columns]
+    if absent:
+        raise ModelError(
+            f"the data lack feature column(s) the model was built with: {', '.join(absent)}",
+            hint="score with the data layout (and config) the model was built from",
+        )
+    out = np.empty((frame.height, len(specs)), dtype=np.float32)
+    for j, spec in enumerate(specs):
+        column = frame.get_column(spec.name)
+        if spec.is_categorical:
+            codes = {level: float(i) for i, level in enumerate(spec.categories)}
+            values = column.cast(pl.String).replace_strict(
+                codes, default=None, return_dtype=pl.Float64
+            )
+        elif column.dtype.is_numeric() or column.dtype == pl.Boolean:
+            values = column.cast(pl.Float64)
+        else:
+            raise ModelError(
+                f"feature {spec.name!r} is {column.dtype} but the model expects a number"
+            )
+        out[:, j] = values.fill_null(math.nan).to_numpy()
+    return out
+
+
+# ---------------------------------------------------------------------------- splits
+
+
+def _stratified_take(
+    idx: IntArray, labels: FloatArray, fraction: float, rng: np.random.Generator
+) -> tuple[IntArray, IntArray]:
+    """Split ``idx`` into (rest, taken), ``fraction`` of each label taken at random."""
+    taken: list[IntArray] = []
+    for label in (0.0, 1.0):
+        members = idx[labels == label]
+        members = members[rng.permutation(members.size)]
+        k = math.floor(fraction * members.size + 0.5)
+        if members.size >= 2 and fraction > 0:
+            # both sides keep at least one of each label when there are two to share
+            k = min(max(k, 1), members.size - 1)
+        taken.append(members[:k])
+    take = np.sort(np.concatenate(taken)).astype(np.int64)
+    rest = np.setdiff1d(idx, take).astype(np.int64)
+    return rest, take
+
+
+def _labels(y: npt.ArrayLike) -> FloatArray:
+    ya = np.asarray(y, dtype=np.float64).ravel()
+    if not np.isin(ya, (0.0, 1.0)).all():
+        raise ValueError("labels must be 0 (good) or 1 (bad); drop the unlabelled first")
+    return ya
+
+
+def split_dev_holdout(
+    y: npt.ArrayLike, seed: int, holdout: float = 0.2
+) -> tuple[IntArray, IntArray]:
+    """(dev_idx, hold_idx): positions into ``y``, sorted, stratified by label,
+    the same for the same labels and seed."""
+    if not 0 <= holdout < 1:
+        raise ValueError(f"holdout must be in [0, 1), got {holdout}")
+    ya = _labels(y)
+    # a seed sequence per purpose, so the holdout and the early-stopping split are
+    # independent draws even with the same seed
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    return _stratified_take(np.arange(ya.size, dtype=np.int64), ya, holdout, rng)
+
+
+def split_es(
+    dev_idx: npt.ArrayLike, y: npt.ArrayLike, seed: int, fraction: float
+) -> tuple[IntArray, IntArray]:
+    """(train_idx, es_idx): the development rows ``dev_idx`` (positions into ``y``) split
+    for early stopping, stratified by label, sorted, deterministic."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"early-stopping fraction must be in (0, 1), got {fraction}")
+    ya = _labels(y)
+    idx = np.asarray(dev_idx, dtype=np.int64).ravel()
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
+    return _stratified_take(idx, ya[idx], fraction, rng)
+
+
+# ---------------------------------------------------------------------------- trees
+
+
+@dataclass(frozen=True)
+class _Forest:
+    """What the decomposition needs from the booster's JSON, as flat arrays."""
+
+    base_margin: float
+    tree_group: IntArray  # group per tree; -1 for a single-leaf tree
+    tree_expected: FloatArray  # cover-weighted mean leaf value per tree
+    leaf_values: FloatArray  # every tree's nodes, end to end; NaN for split nodes
+    node_offset: IntArray  # where each tree's nodes start in leaf_values
+    objective: str
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def _parse_forest(raw: bytes | bytearray, feature_group: IntArray) -> _Forest:
+    """Read leaf values, covers and split features from ``Booster.save_raw("json")``.
+
+    Raises ValueError when a tree splits on features of more than one group: the
+    interaction constraints failed and the points would no longer be exact.
+    """
+    model = json.loads(raw)
+    learner = model["learner"]
+    # xgboost 3 estimates the intercept and writes it as a vector, e.g. "[2.2461231E-1]",
+    # a probability for binary:logistic; the margin it adds is its logit
+    base_score = str(learner["learner_model_param"]["base_score"]).strip("[]").split(",")
+    if len(base_score) != 1:
+        raise ValueError(f"expected one base score, got {len(base_score)}")
+    trees = learner["gradient_booster"]["model"]["trees"]
+    n = len(trees)
+    tree_group = np.full(n, -1, dtype=np.int64)
+    tree_expected = np.empty(n, dtype=np.float64)
+    offsets = np.zeros(n, dtype=np.int64)
+    values: list[FloatArray] = []
+    start = 0
+    for t, tree in enumerate(trees):
+        left = np.asarray(tree["left_children"], dtype=np.int64)
+        right = np.asarray(tree["right_children"], dtype=np.int64)
+        # a leaf's value sits in split_conditions (already scaled by the learning rate)
+        cond = np.asarray(tree["split_conditions"], dtype=np.float64)
+        cover = np.asarray(tree["sum_hessian"], dtype=np.float64)
+        feature = np.asarray(tree["split_indices"], dtype=np.int64)
+        # walk from the root so pruned, unreachable nodes never count
+        order = [0]
+        for node in order:
+            if left[node] != -1:
+                order.extend((int(left[node]), int(right[node])))
+        reach = np.asarray(order, dtype=np.int64)
+        is_split = left[reach] != -1
+        groups = np.unique(feature_group[feature[reach[is_split]]])
+        if groups.size > 1:
+            raise ValueError(f"tree {t} splits on features of {groups.size} groups")
+        if groups.size == 1:
+            tree_group[t] = groups[0]
+        # TreeSHAP's expected value: bottom-up, each node the cover-weighted mean of
+        # its children (children come after their parent in the walk)
+        mean = np.where(left == -1, cond, np.nan)
+        for node in reversed(order):
+            if left[node] != -1:
+                a, b = left[node], right[node]
+                mean[node] = (mean[a] * cover[a] + mean[b] * cover[b]) / cover[node]
+        tree_expected[t] = mean[0]
+        values.append(np.where(left == -1, cond, np.nan))
+        offsets[t] = start
+        start += left.size
+    return _Forest(
+        base_margin=_logit(float(base_score[0])),
+        tree_group=tree_group,
+        tree_expected=tree_expected,
+        leaf_values=np.concatenate(values) if values else np.zeros(0),
+        node_offset=offsets,
+        objective=str(learner["objective"]["name"]),
+    )
+
+
+# ---------------------------------------------------------------------------- model
+
+
+class NotFittedError(RuntimeError):
+    """A TrustModel was used before ``fit`` or ``load``: a programming error."""
+
+
+class TrustModel:
+    """The trust-score model: XGBoost with one group (dimension or feature) per tree.
+
+    ``__init__`` only stores; ``fit`` or ``load`` sets the attributes ending in ``_``.
+    """
+
+    booster_: Any  # xgboost.Booster, holding only the best iteration's trees
+    best_iteration_: int
+    best_score_: float  # early-stopping log loss at best_iteration_
+    base_margin_: float  # the intercept, in margin units
+    bias_: float  # base_margin_ + every tree's expected value: the margin of "average"
+    tree_group_: IntArray  # group index per tree, -1 for a single-leaf tree
+    tree_expected_: FloatArray
+
+    def __init__(
+        self, specs: Sequence[FeatureSpec], params: ModelParams, scale: Scale, seed: int = 0
+    ) -> None:
+        self.specs = tuple(specs)
+        self.params = params
+        self.scale = scale
+        self.seed = seed
+
+    # ----------------------------------------------------------------- groups
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        """The columns of ``group_margins``: the five dimensions in Dimension order,
+        or the features in spec order."""
+        if self.params.additivity == "dimension":
+            return tuple(d.value for d in DIMENSIONS)
+        return tuple(s.name for s in self.specs)
+
+    @property
+    def feature_group(self) -> IntArray:
+        """The group index of each feature."""
+        if self.params.additivity == "dimension":
+            return np.asarray([DIMENSIONS.index(s.dimension) for s in self.specs], np.int64)
+        return np.arange(len(self.specs), dtype=np.int64)
+
+    def interaction_groups(self) -> list[list[int]]:
+        """Feature indices per non-empty group: XGBoost's interaction constraints."""
+        fg = self.feature_group
+        return [np.flatnonzero(fg == g).tolist() for g in np.unique(fg).tolist()]
+
+    def monotone_constraints(self) -> list[int]:
+        """Per feature, XGBoost's monotone constraint on the margin (log-odds of bad).
+
+        A spec's direction points towards risk, so it is the constraint as it
+        stands; a categorical feature has no order and gets 0."""
+        return [0 if s.is_categorical else int(np.sign(s.direction)) for s in self.specs]
+
+    def _feature_types(self) -> list[str]:
+        return ["c" if s.is_categorical else "q" for s in self.specs]
+
+    # ----------------------------------------------------------------- fitting
+
+    def _xgb_params(self) -> dict[str, Any]:
+        p = self.params
+        return {
+            "objective": "binary:logistic",
+            "eval_metric": "logloss",
+            "tree_method": "hist",
+            "seed": self.seed,
+            "max_depth": p.max_depth,
+            "eta": p.learning_rate,
+            "min_child_weight": p.min_child_weight,
+            "subsample": p.subsample,
+            "colsample_bytree": p.colsample_bytree,
+            "lambda": p.reg_lambda,
+            "max_bin": p.max_bin,
+            "nthread": p.nthread,
+            # strings, not lists: given a list, xgboost's Python layer reads the entries
+            # as feature *names* and fails on indices when the data have no names
+            "monotone_constraints": "(" + ",".join(map(str, self.monotone_constraints())) + ")",
+            "interaction_constraints": json.dumps(self.interaction_groups()),
+            # native messages below warning level are printed to stdout by xgboost's
+            # log callback; warnings become Python warnings (stderr)
+            "verbosity": 1,
+        }
+
+    def _dmatrix(self, X: npt.ArrayLike, y: npt.ArrayLike | None = None) -> xgb.DMatrix:
+        xa = self._check_X(X)
+        dmatrix: xgb.DMatrix = _xgboost().DMatrix(
+            xa,
+            label=None if y is None else np.asarray(y, dtype=np.float32),
+            missing=np.nan,
+            feature_types=self._feature_types(),
+            # with numpy input, categorical columns come from feature_types 'c' (xgboost
+            # 3.1+); the codes are used as they are, with no re-coding
+            enable_categorical=True,
+            nthread=self.params.nthread or -1,
+        )
+        return dmatrix
+
+    def _check_X(self, X: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        xa = np.asarray(X, dtype=np.float32)
+        if xa.ndim != 2 or xa.shape[1] != len(self.specs):
+            raise ValueError(
+                f"X must have shape (rows, {len(self.specs)}) in spec order, got {xa.shape}"
+            )
+        return xa
+
+    def fit(
+        self,
+        X: npt.ArrayLike,
+        y: npt.ArrayLike,
+        X_es: npt.ArrayLike,
+        y_es: npt.ArrayLike,
+        progress: Progress | None = None,
+    ) -> TrustModel:
+        """Train on (X, y), stopping early on (X_es, y_es); keep the best iteration's trees."""
+        xgb_ = _xgboost()
+        if not self.specs:
+            raise ValueError("a model needs at least one feature")
+        names = [s.name for s in self.specs]
+        if len(set(names)) != len(names):
+            raise ValueError("feature names must be unique")
+        ya, ya_es = _labels(y), _labels(y_es)
+        if np.unique(ya).size < 2:
+            raise ValueError("the training rows need both goods and bads")
+        if ya_es.size == 0:
+            raise ValueError("the early-stopping set is empty")
+        dtrain = self._dmatrix(X, ya)
+        des = self._dmatrix(X_es, ya_es)
+
+        total = self.params.n_estimators
+        callbacks: list[Any] = []
+        if progress is not None:
+            callbacks.append(_progress_callback(xgb_, progress, total))
+        if self.params.early_stopping_rounds > 0:
+            callbacks.append(
+                xgb_.callback.EarlyStopping(
+                    rounds=self.params.early_stopping_rounds,
+                    metric_name="logloss",
+                    data_name="es",
+                    maximize=False,
+                    save_best=False,  # sliced below, in one place for both cases
+                )
+            )
+        history: dict[str, dict[str, list[float]]] = {}
+        booster = xgb_.train(
+            self._xgb_params(),
+            dtrain,
+            num_boost_round=total,
+            evals=[(des, "es")],
+            evals_result=history,
+            callbacks=callbacks,
+            verbose_eval=False,
+        )
+        es_loss = history["es"]["logloss"]
+        if self.params.early_stopping_rounds > 0:
+            best = int(booster.best_iteration)
+        else:
+            best = booster.num_boosted_rounds() - 1
+        # keep only the trees up to the best round, so predictions, leaf values and
+        # the saved model all describe the same forest
+        booster = booster[: best + 1]
+        self._set_fitted(booster, best, float(es_loss[best]))
+        return self
+
+    def _set_fitted(self, booster: Any, best_iteration: int, best_score: float) -> None:
+        try:
+            forest = _parse_forest(booster.save_raw("json"), self.feature_group)
+        except ValueError as e:
+            # the interaction constraints are what make the points exact; never go on without
+            raise RuntimeError(f"xgboost broke an interaction constraint: {e}") from e
+        self.booster_ = booster
+        self.best_iteration_ = best_iteration
+        self.best_score_ = best_score
+        self._adopt(forest)
+
+    def _adopt(self, forest: _Forest) -> None:
+        self.base_margin_ = forest.base_margin
+        self.tree_group_ = forest.tree_group
+        self.tree_expected_ = forest.tree_expected
+        self.bias_ = forest.base_margin + float(forest.tree_expected.sum())
+        self._leaf_values = forest.leaf_values
+        # trees sorted by group, so one reduceat sums every group; a lone leaf adds
+        # exactly 0 (its value is its expected value, already in the bias) and is left out
+        order = np.argsort(forest.tree_group, kind="stable")
+        order = order[forest.tree_group[order] >= 0]
+        sorted_groups = forest.tree_group[order]
+        self._tree_order = order
+        self._tree_offset = forest.node_offset[order]
+        self._present_groups, self._group_start = np.unique(sorted_groups, return_index=True)
+        self._group_expected = (
+            np.add.reduceat(forest.tree_expected[order], self._group_start)
+            if order.size
+            else np.zeros(0)
+        )
+
+    def _fitted(self) -> Any:
+        booster = getattr(self, "booster_", None)
+        if booster is None:
+            raise NotFittedError(
+                "this TrustModel is not fitted yet: call fit() or TrustModel.load() first"
+            )
+        return booster
+
+    @property
+    def n_trees(self) -> int:
+        return int(self._fitted().num_boosted_rounds())
+
+    # ----------------------------------------------------------------- predicting
+
+    def _chunks(self, n_rows: int, cells_per_row: int) -> list[slice]:
+        step = max(1024, _CHUNK_CELLS // max(cells_per_row, 1))
+        return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
+
+    def margin(self, X: npt.ArrayLike) -> FloatArray:
+        """The log-odds of bad, as XGBoost computes it (float32, widened)."""
+        booster = self._fitted()
+        out = booster.predict(self._dmatrix(X), output_margin=True, validate_features=False)
+        return np.asarray(out, dtype=np.float64)
+
+    def p_bad(self, X: npt.ArrayLike) -> FloatArray:
+        return Scale.p_bad_from_margin(self.margin(X))
+
+    def group_margins(self, X: npt.ArrayLike) -> tuple[float, FloatArray]:
+        """(bias, G): bias + G.sum(1) == margin(X), G[:, g] the exact margin of group g
+        (the sum of its features' TreeSHAP contributions), from leaf values alone."""
+        booster = self._fitted()
+        xa = self._check_X(X)
+        n_trees = self.tree_group_.size
+        out = np.zeros((xa.shape[0], len(self.group_names)), dtype=np.float64)
+        if self._tree_order.size == 0:
+            return self.bias_, out  # only lone leaves: everything is bias
+        for rows in self._chunks(xa.shape[0], n_trees):
+            d = self._dmatrix(xa[rows])
+            leaf = np.asarray(booster.predict(d, pred_leaf=True, validate_features=False))
+            node = leaf.reshape(-1, n_trees)[:, self._tree_order].astype(np.int64)
+            node += self._tree_offset
+            value = np.take(self._leaf_values, node)
+            sums = np.add.reduceat(value, self._group_start, axis=1) - self._group_expected
+            out[rows, self._present_groups] = sums
+        return self.bias_, out
+
+    def feature_contribs(self, X: npt.ArrayLike) -> tuple[float, FloatArray]:
+        """(bias, C): C[:, j] the exact TreeSHAP contribution of feature j to the margin.
+
+        In feature mode these are the group margins (cheap); in dimension mode they
+        need ``pred_contribs`` (exact TreeSHAP, far slower)."""
+        if self.params.additivity == "feature":
+            return self.group_margins(X)
+        booster = self._fitted()
+        xa = self._check_X(X)
+        p = len(self.specs)
+        out = np.empty((xa.shape[0], p), dtype=np.float64)
+        for rows in self._chunks(xa.shape[0], p + 1):
+            d = self._dmatrix(xa[rows])
+            c = booster.predict(d, pred_contribs=True, validate_features=False)
+            out[rows] = np.asarray(c, dtype=np.float64).reshape(-1, p + 1)[:, :p]
+        return self.bias_, out
+
+    # ----------------------------------------------------------------- persistence
+
+    def save(self, folder: Path) -> None:
+        """Write ``model.json`` (XGBoost's own JSON) and ``model_meta.json``; never pickle."""
+        booster = self._fitted()
+        folder.mkdir(parents=True, exist_ok=True)
+        booster.save_model(str(folder / MODEL_FILE))
+        meta = {
+            "format": META_FORMAT,
+            "format_version": META_VERSION,
+            "xgboost_version": _xgboost().__version__,
+            "seed": self.seed,
+            "params": self.params.to_dict(),
+            "scale": asdict(self.scale),
+            "specs": [_spec_to_dict(s) for s in self.specs],
+            "groups": list(self.group_names),
+            "best_iteration": self.best_iteration_,
+            "best_score": self.best_score_,
+            "n_trees": self.n_trees,
+            "base_margin": self.base_margin_,
+            "tree_groups": self.tree_group_.tolist(),
+        }
+        text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
+        (folder / META_FILE).write_text(text, encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> TrustModel:
+        """Read a model folder written by :meth:`save`; ModelError says what is wrong."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ModelError("no model folder here", where=str(folder), hint=_HINT_BUILD)
+        meta = _read_meta(folder / META_FILE)
+        where = str(folder / META_FILE)
+        try:
+            specs = [_spec_from_dict(s) for s in meta["specs"]]
+            params = ModelParams.from_dict(meta["params"])
+            scale = Scale(**meta["scale"])
+            seed = int(meta["seed"])
+            best_iteration = int(meta["best_iteration"])
+            best_score = float(meta["best_score"])
+            n_trees = int(meta["n_trees"])
+            tree_groups = [int(g) for g in meta["tree_groups"]]
+        except KeyError as e:
+            raise ModelError(
+                f"model_meta.json is incomplete: no {e}", where=where, hint=_HINT_BUILD
+            ) from e
+        except (TypeError, ValueError) as e:
+            raise ModelError(
+                f"model_meta.json is invalid: {e}", where=where, hint=_HINT_BUILD
+            ) from e
+        model = cls(specs, params, scale, seed)
+
+        model_path = folder / MODEL_FILE
+        if not model_path.is_file():
+            raise ModelError(
+                "model.json (the booster) is missing", where=str(folder), hint=_HINT_BUILD
+            )
+        xgb_ = _xgboost()
+        booster = xgb_.Booster(params={"nthread": params.nthread})
+        try:
+            booster.load_model(str(model_path))
+        except xgb_.core.XGBoostError as e:
+            lines = str(e).strip().splitlines() or [type(e).__name__]
+            # native messages start "[07:10:27] /workspace/src/...cc:409: "; keep what follows
+            first = re.sub(r"^\[[\d:]+\] \S+:\d+: ", "", lines[0])
+            raise ModelError(
+                f"model.json is not a readable XGBoost model: {first}",
+                where=str(model_path),
+                hint=_HINT_BUILD,
+            ) from e
+
+        def mismatch(what: str) -> ModelError:
+            return ModelError(
+                f"model.json and model_meta.json disagree: {what}",
+                where=str(folder),
+                hint=_HINT_BUILD,
+            )
+
+        if booster.num_features() != len(specs):
+            raise mismatch(f"{booster.num_features()} features in the booster, {len(specs)} specs")
+        if booster.num_boosted_rounds() != n_trees or n_trees != best_iteration + 1:
+            raise mismatch(
+                f"{booster.num_boosted_rounds()} trees, meta says {n_trees} "
+                f"(best iteration {best_iteration})"
+            )
+        try:
+            forest = _parse_forest(booster.save_raw("json"), model.feature_group)
+        except ValueError as e:
+            raise mismatch(str(e)) from e
+        except (KeyError, TypeError, IndexError) as e:
+            raise ModelError(
+                f"model.json has an unexpected layout: {e!r}", where=str(model_path)
+            ) from e
+        if forest.objective != "binary:logistic":
+            raise mismatch(f"objective {forest.objective}, expected binary:logistic")
+        if forest.tree_group.tolist() != tree_groups:
+            raise mismatch("the trees' groups differ from the recorded ones")
+        model.booster_ = booster
+        model.best_iteration_ = best_iteration
+        model.best_score_ = best_score
+        model._adopt(forest)
+        return model
+
+
+def _progress_callback(xgb_: ModuleType, report: Progress, total: int) -> Any:
+    """An xgboost TrainingCallback that reports (round done, most rounds) each round."""
+
+    class _Progress(xgb_.callback.TrainingCallback):  # type: ignore[misc,name-defined]
+        def after_iteration(self, model: object, epoch: int, evals_log: object) -> bool:
+            report(epoch + 1, total)
+            return False  # never asks to stop
+
+    return _Progress()
+
+
+def _spec_to_dict(spec: FeatureSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "dimension": spec.dimension.value,
+        "direction": spec.direction,
+        "unit": spec.unit,
+        "sentence": spec.sentence,
+        "table": spec.table,
+        "categories": list(spec.categories),
+        "passthrough": spec.passthrough,
+    }
+
+
+def _spec_from_dict(d: Mapping[str, Any]) -> FeatureSpec:
+    return FeatureSpec(
+        name=str(d["name"]),
+        dimension=Dimension(d["dimension"]),
+        direction=int(d["direction"]),
+        unit=str(d["unit"]),
+        sentence=str(d["sentence"]),
+        table=str(d["table"]),
+        categories=tuple(str(c) for c in d["categories"]),
+        passthrough=bool(d["passthrough"]),
+    )
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ModelError(f"{path.name} is missing", where=str(path.parent), hint=_HINT_BUILD)
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelError(
+            f"{path.name} is not valid JSON: {e}", where=str(path), hint=_HINT_BUILD
+        ) from e
+    if not isinstance(meta, dict) or meta.get("format") != META_FORMAT:
+        raise ModelError(f"{path.name} is not a trustscore model description", where=str(path))
+    version = meta.get("format_version")
+    if version != META_VERSION:
+        raise ModelError(
+            f"{path.name} has format version {version!r}; this trustscore reads {META_VERSION}",
+            where=str(path),
+            hint="rebuild the model with this version of trustscore",
+        )
+    return cast(dict[str, Any], meta)
