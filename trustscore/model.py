@@ -561,12 +561,32 @@ class TrustModel:
         booster = self._fitted()
         xa = self._check_X(X)
         p = len(self.specs)
+        fast = self._pattern_contribs(xa)
+        if fast is not None:
+            return self.bias_, fast
         out = np.empty((xa.shape[0], p), dtype=np.float64)
         for rows in self._chunks(xa.shape[0], p + 1):
             d = self._dmatrix(xa[rows])
             c = booster.predict(d, pred_contribs=True, validate_features=False)
             out[rows] = np.asarray(c, dtype=np.float64).reshape(-1, p + 1)[:, :p]
         return self.bias_, out
+
+    def _pattern_contribs(self, xa: npt.NDArray[np.float32]) -> FloatArray | None:
+        """pred_contribs' exact values the cheap way for shallow trees (see treeshap),
+        or None when that path does not apply."""
+        from trustscore.treeshap import PatternMismatch
+        from trustscore.treeshap import feature_contribs as pattern_contribs
+
+        booster = self._fitted()
+        n_trees = self.tree_group_.size
+        leaves = np.empty((xa.shape[0], n_trees), dtype=np.int64)
+        for rows in self._chunks(xa.shape[0], n_trees):
+            leaf = booster.predict(self._dmatrix(xa[rows]), pred_leaf=True, validate_features=False)
+            leaves[rows] = np.asarray(leaf, dtype=np.int64).reshape(-1, n_trees)
+        try:
+            return pattern_contribs(booster, xa, leaves, self._feature_types())
+        except PatternMismatch:
+            return None
 
     # ----------------------------------------------------------------- persistence
 
