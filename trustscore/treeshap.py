@@ -82,8 +82,7 @@ def feature_contribs(
         default_left = np.asarray(tree["default_left"], dtype=bool)
         split_type = np.asarray(tree.get("split_type", [0] * left.size), dtype=np.int64)
         cats = _categories(tree)
-        code_type = np.uint8 if len(splits) <= 8 else np.uint16
-        pattern = np.zeros(n, dtype=code_type)
+        pattern = np.zeros(n, dtype=np.uint16)  # MAX_SPLITS bits fit
         for bit, node in enumerate(splits):
             j = int(feature[node])
             x = columns[:, j]
@@ -98,7 +97,9 @@ def feature_contribs(
                 m = missing_of(j)
                 if m is not None and default_left[node]:
                     go_left |= m
-            pattern |= go_left.view(np.uint8).astype(code_type, copy=False) << code_type(bit)
+            np.bitwise_or(
+                pattern, np.left_shift(go_left.astype(np.uint16), np.uint16(bit)), out=pattern
+            )
         size = 1 << len(splits)
         rep = np.full(size, -1, dtype=np.int64)
         rep[pattern] = np.arange(n)  # any row of a pattern stands for all of them
