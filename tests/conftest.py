@@ -3,10 +3,12 @@ break exactly one rule of the contract."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = ROOT / "sample_data"
@@ -66,3 +68,24 @@ def make_folder(tmp_path: Path) -> FolderMaker:
         return folder
 
     return make
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from trustscore.sample import generate
+
+    folder = tmp_path_factory.mktemp("platform")
+    generate(folder, persons=1500, seed=7)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def model_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from trustscore.cli import app
+
+    out = tmp_path_factory.mktemp("models") / "m"
+    result = CliRunner().invoke(app, ["build", str(data_dir), "--out", str(out), "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["holdout"]["auc"] > 0.6
+    return out

@@ -23,7 +23,7 @@ def test_documented_defaults_are_the_defaults() -> None:
 def test_overrides(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text(
-        '[scale]\npdo = 40\n[penalties]\ncap = 100\nsold_counterfeit = 60\n'
+        "[scale]\npdo = 40\n[penalties]\ncap = 100\nsold_counterfeit = 60\n"
         '[features.passthrough_dimensions]\nsavings = "capacity"\n'
     )
     cfg = load(path)

@@ -64,9 +64,7 @@ def test_final_score_clipped() -> None:
 
 
 def test_custom_policy_and_refusals() -> None:
-    policy = PenaltyPolicy(
-        points={"sold_counterfeit": 100.0}, half_life_days=730.0, cap=50.0
-    )
+    policy = PenaltyPolicy(points={"sold_counterfeit": 100.0}, half_life_days=730.0, cap=50.0)
     got = person_penalties(EVENTS.filter(pl.col("person_id") == "P1"), AS_OF, policy)
     # sold: 100 * 0.5 ** (365/730) = 70.71 -> cap 50; bought has no points in this policy
     assert got["penalty"].to_list() == [50.0]

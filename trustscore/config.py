@@ -177,8 +177,7 @@ def from_dict(data: dict[str, Any], where: str = "config") -> Config:
     try:
         penalties = PenaltyPolicy(
             points={
-                k: _num("penalties", k, pen_d.get(k, default.points[k]), where)
-                for k in EVENT_TYPES
+                k: _num("penalties", k, pen_d.get(k, default.points[k]), where) for k in EVENT_TYPES
             },
             half_life_days=_num(
                 "penalties", "half_life_days", pen_d.get("half_life_days", 365), where

@@ -55,9 +55,7 @@ PARTS: dict[str, Callable[[], str]] = {"contract": contract, "config": config}
 def render(text: str) -> str:
     """``text`` with every generated part brought up to date."""
     for name, make in PARTS.items():
-        pattern = re.compile(
-            rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", flags=re.DOTALL
-        )
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", flags=re.DOTALL)
         start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
         text = pattern.sub(lambda _: start + make() + end, text)  # noqa: B023 (used at once)
     return text

@@ -286,7 +286,7 @@ class CardView:
         # dimensions: base + five signed bars = model score
         bar_w = 6 if narrow else 14
         top = max([abs(d.points) for d in c.dimensions] + [1e-9])
-        dims = Table.grid(padding=(0, 1))
+        dims = Table.grid(padding=(0, 1), expand=True)
         dims.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         dims.add_column(justify="right", width=bar_w, no_wrap=True)
         dims.add_column(width=1)
@@ -308,7 +308,7 @@ class CardView:
             if not items:
                 parts.append(Text("  none", style="dim"))
                 return
-            grid = Table.grid(padding=(0, 1))
+            grid = Table.grid(padding=(0, 1), expand=True)
             if not narrow:
                 grid.add_column(no_wrap=True, style="dim")
             grid.add_column(ratio=1)
@@ -326,7 +326,7 @@ class CardView:
         if not c.penalties:
             parts.append(Text("  none: no counterfeit-trade events before the as-of date"))
         else:
-            grid = Table.grid(padding=(0, 1))
+            grid = Table.grid(padding=(0, 1), expand=True)
             grid.add_column(ratio=1)
             grid.add_column(justify="right", no_wrap=True)
             grid.add_column(justify="right", width=7, no_wrap=True)

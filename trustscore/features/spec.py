@@ -16,7 +16,7 @@ class Dimension(StrEnum):
     CONNECTIONS = "connections"
 
     @property
-    def title(self) -> str:
+    def title(self) -> str:  # type: ignore[override]  # a property, shadowing str.title()
         return DIMENSION_TITLES[self]
 
 

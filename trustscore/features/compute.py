@@ -1,0 +1,107 @@
+"""The feature table: every block that its tables allow, in one lazy query.
+
+Output rows are consumers' rows, in consumers' order (``person_id`` first);
+columns follow the registry, then the passthrough columns in consumers'
+order. Numeric features are Float64; categorical ones an Enum over their
+spec's ``categories``. Persons with no activity have 0 in counts and sums
+and null in rates, averages and recencies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from trustscore.features.block import FeatureConfig
+from trustscore.features.events import events as counterfeit_events
+from trustscore.features.known import known
+from trustscore.features.passthrough import as_levels, passthrough
+from trustscore.features.registry import BLOCKS, registry
+from trustscore.features.spec import FeatureSpec
+from trustscore.tables import Tables
+
+
+@dataclass
+class FeatureResult:
+    frame: pl.DataFrame  # one row per consumer, person_id first, then features
+    specs: list[FeatureSpec]  # same order as frame's feature columns
+    events: pl.DataFrame  # counterfeit events strictly before as-of (see events)
+    notes: list[str] = field(default_factory=list)
+    protected: list[str] = field(default_factory=list)  # consumer columns left out
+
+
+def _present(tables: Tables) -> set[str]:
+    present = set(tables.present())
+    if "transactions" not in present:
+        present.discard("logistics")  # shipments are read through their orders
+    return present
+
+
+def compute_features(
+    tables: Tables,
+    as_of: dt.date,
+    config: FeatureConfig | None = None,
+    categories: Mapping[str, tuple[str, ...]] | None = None,
+) -> FeatureResult:
+    """Per-person features and counterfeit events from what was known before ``as_of``.
+
+    ``categories``: the levels a saved model was trained with, by feature
+    name, so that scoring uses the same codes; None learns them from the data.
+    """
+    config = config or FeatureConfig()
+    view = known(tables, as_of)
+    present = _present(tables)
+    notes: list[str] = []
+    if tables.logistics is not None and "logistics" not in present:
+        notes.append("logistics data ignored: there are no transactions to link it to")
+
+    parts: list[pl.LazyFrame] = [view.persons.select("person_id")]
+    specs: list[FeatureSpec] = []
+    absent: dict[str, list[str]] = {}
+    for block in BLOCKS:
+        if block.counterfeit and not config.counterfeit_in_model:
+            continue
+        missing = [t for t in block.requires if t not in present]
+        if missing:
+            for t in missing:
+                absent.setdefault(t, []).extend(block.names)
+            continue
+        parts.append(block.compute(view).drop("person_id"))
+        specs.extend(block.specs)
+    for table in ("merchants", "transactions", "logistics"):
+        names = list(dict.fromkeys(absent.get(table, [])))
+        if names:
+            shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+            notes.append(f"no {table} data: {len(names)} features absent ({shown})")
+
+    extra = passthrough(
+        tables.consumers,
+        list(tables.passthrough),
+        config,
+        categories,
+        taken={s.name for s in registry()},
+    )
+    if extra.columns:
+        parts.append(view.consumers.select(extra.columns))
+    specs.extend(extra.specs)
+    notes.extend(extra.notes)
+
+    # a saved model's levels for the built-in categorical features too
+    relevel: list[pl.Expr] = []
+    for i, spec in enumerate(specs):
+        given = (categories or {}).get(spec.name)
+        if spec.is_categorical and not spec.passthrough and given and given != spec.categories:
+            specs[i] = dataclasses.replace(spec, categories=tuple(given))
+            relevel.append(as_levels(pl.col(spec.name), tuple(given)).alias(spec.name))
+
+    query = pl.concat(parts, how="horizontal")
+    if relevel:
+        query = query.with_columns(relevel)
+    frame, event_frame = pl.collect_all([query, counterfeit_events(view)])
+    return FeatureResult(
+        frame=frame, specs=specs, events=event_frame, notes=notes, protected=extra.protected
+    )
