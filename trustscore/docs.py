@@ -49,7 +49,43 @@ def config() -> str:
     return "```toml\n" + DEFAULT_TOML + "```\n"
 
 
-PARTS: dict[str, Callable[[], str]] = {"contract": contract, "config": config}
+_ARROW = {1: "more = riskier", -1: "more = safer", 0: "none"}
+
+
+def features() -> str:
+    from trustscore.features import COUNTERFEIT_FEATURES, registry
+
+    out = [
+        "| feature | dimension | monotone | unit | needs |",
+        "|---|---|---|---|---|",
+    ]
+    for s in registry():
+        extra = " (only with `counterfeit_in_model`)" if s.name in COUNTERFEIT_FEATURES else ""
+        out.append(
+            f"| `{s.name}`{extra} | {s.dimension.value} | {_ARROW[s.direction]} | {s.unit} "
+            f"| {s.table}.csv |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def reasons() -> str:
+    from trustscore.features import registry
+    from trustscore.features.registry import WHEN_UNKNOWN
+
+    out = ["| code | sentence | when the value is unknown |", "|---|---|---|"]
+    for s in registry():
+        sentence = s.sentence.replace("|", "\\|")
+        unknown = WHEN_UNKNOWN.get(s.name, "—")
+        out.append(f"| `{s.code}` | {sentence} | {unknown} |")
+    return "\n".join(out) + "\n"
+
+
+PARTS: dict[str, Callable[[], str]] = {
+    "contract": contract,
+    "config": config,
+    "features": features,
+    "reasons": reasons,
+}
 
 
 def render(text: str) -> str:

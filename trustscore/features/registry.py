@@ -21,8 +21,9 @@ says what the number is and how the template formats it:
   Enum over ``FeatureSpec.categories``; the code is its index)
 - ``value`` (a passthrough number): ``{value:,.6g}``
 
-``render_sentence`` fills a template; a missing value (None, NaN) reads
-"<feature>: no data", since no template reads well without its number.
+``render_sentence`` fills a template; a missing value (None, NaN) reads as
+the feature's entry in ``WHEN_UNKNOWN`` (what an empty value means for it:
+"No late repayment on record"), or "<feature>: no data" when it has none.
 """
 
 from __future__ import annotations
@@ -53,6 +54,40 @@ def registry() -> list[FeatureSpec]:
     return [s for b in BLOCKS for s in b.specs]
 
 
+_NO_BILLS = "No credit bills fell due in the last 12 months"
+_NO_ORDERS = "No orders in the last 12 months"
+_NO_PARCELS = "No parcels in the last 12 months"
+_NO_SHOP = "Runs no shop"
+_NO_INCOME = "No monthly income declared"
+
+WHEN_UNKNOWN: dict[str, str] = {
+    "on_time_share_365d": _NO_BILLS,
+    "days_late_max_365d": _NO_BILLS,
+    "days_late_mean_365d": _NO_BILLS,
+    "days_since_late": "No late repayment on record",
+    "avg_order_value_365d": "No completed orders in the last 12 months",
+    "refund_rate_365d": _NO_ORDERS,
+    "return_rate_365d": _NO_PARCELS,
+    "changed_mind_return_rate_365d": _NO_PARCELS,
+    "refused_delivery_rate_365d": "No deliveries in the last 12 months",
+    "monthly_income": _NO_INCOME,
+    "employment": "Employment not stated",
+    "spend_to_income_365d": _NO_INCOME,
+    "outstanding_to_income": _NO_INCOME,
+    "own_funds_share_365d": "No spending in the last 12 months",
+    "shop_age_days": _NO_SHOP,
+    "shop_on_time_share_365d": "No parcels from own shops in the last 12 months",
+    "identity_verified": "Real-name identity check not on record",
+    "phone_verified": "Phone check not on record",
+    "tenure_days": "Signup date not on record",
+    "days_at_address": "Moving-in date of the current address not on record",
+    "verified_shop_share_365d": "No spending in the last 12 months",
+    "shop_counterfeit_rate_365d": "No other buyers' orders at the shops used",
+    "shop_chargeback_rate_365d": "No other buyers' orders at the shops used",
+    "buyers_chargeback_rate_365d": "No buyers with orders elsewhere at own shops",
+}
+"""What an empty value means, per feature: the card's sentence for it."""
+
 _WINDOWS = {"_30d": " (last 30 days)", "_90d": " (last 90 days)", "_365d": " (last 12 months)"}
 
 
@@ -74,7 +109,7 @@ def _missing(value: object) -> bool:
 def render_sentence(spec: FeatureSpec, value: object) -> str:
     """The spec's sentence with the person's value filled in (see the convention above)."""
     if _missing(value):
-        return f"{describe(spec)}: no data"
+        return WHEN_UNKNOWN.get(spec.name, f"{describe(spec)}: no data")
     shown: object = value
     if spec.is_categorical:
         if isinstance(value, int) and not isinstance(value, bool):
