@@ -355,7 +355,7 @@ def assemble(
         ),
         p_bad=float(scores["p_bad"]),
         base_points=float(scores["base_points"]),
-        dimensions=[DimensionLine(d.value, d.title, float(scores[d.value])) for d in DIMENSIONS],
+        dimensions=[DimensionLine(d.value, d.label, float(scores[d.value])) for d in DIMENSIONS],
         lowering=lowering,
         raising=raising,
         penalties=_penalty_lines(events, as_of, policy),

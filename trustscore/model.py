@@ -53,6 +53,8 @@ META_VERSION: Final = 1
 # pred_leaf / pred_contribs answer (rows x trees) blocks; bound the cells per block so
 # a million people never need gigabytes at once (~20 bytes a cell in flight)
 _CHUNK_CELLS: Final = 1 << 22
+# rows x trees of leaf indices held at once by the pattern path (256 MB of int64)
+_PATTERN_CELLS: Final = 1 << 25
 _HINT_BUILD: Final = "point --model at a folder written by `trustscore build`, or build one"
 
 
@@ -573,18 +575,24 @@ class TrustModel:
 
     def _pattern_contribs(self, xa: npt.NDArray[np.float32]) -> FloatArray | None:
         """pred_contribs' exact values the cheap way for shallow trees (see treeshap),
-        or None when that path does not apply."""
-        from trustscore.treeshap import PatternMismatch
-        from trustscore.treeshap import feature_contribs as pattern_contribs
+        or None when that path does not apply. Rows go in chunks so the leaf
+        indices of a million rows never sit in memory at once."""
+        from trustscore.treeshap import PatternExplainer, PatternMismatch
 
         booster = self._fitted()
         n_trees = self.tree_group_.size
-        leaves = np.empty((xa.shape[0], n_trees), dtype=np.int64)
-        for rows in self._chunks(xa.shape[0], n_trees):
-            leaf = booster.predict(self._dmatrix(xa[rows]), pred_leaf=True, validate_features=False)
-            leaves[rows] = np.asarray(leaf, dtype=np.int64).reshape(-1, n_trees)
         try:
-            return pattern_contribs(booster, xa, leaves, self._feature_types())
+            explainer = PatternExplainer(booster, len(self.specs), self._feature_types())
+            out = np.empty((xa.shape[0], len(self.specs)), dtype=np.float64)
+            step = max(65_536, _PATTERN_CELLS // max(n_trees, 1))
+            for start in range(0, xa.shape[0], step):
+                rows = slice(start, min(start + step, xa.shape[0]))
+                leaf = booster.predict(
+                    self._dmatrix(xa[rows]), pred_leaf=True, validate_features=False
+                )
+                leaves = np.asarray(leaf, dtype=np.int64).reshape(-1, n_trees)
+                out[rows] = explainer.contribs(xa[rows], leaves)
+            return out
         except PatternMismatch:
             return None
 

@@ -12,20 +12,14 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-EVENT_TYPES = ("sold_counterfeit", "bought_counterfeit_kept", "rejected_counterfeit_claim")
+# the event table is made by the features (events.py); the policy only prices it
+from trustscore.features.events import EVENT_TYPES as EVENT_TYPES
+from trustscore.features.events import EVENTS_SCHEMA as EVENTS_SCHEMA
 
 EVENT_TEXT = {
     "sold_counterfeit": "sold a confirmed counterfeit item",
     "bought_counterfeit_kept": "bought a confirmed counterfeit item and kept it",
     "rejected_counterfeit_claim": "filed a counterfeit claim that inspection rejected",
-}
-
-EVENTS_SCHEMA: dict[str, pl.DataType] = {
-    "person_id": pl.String(),
-    "event": pl.String(),
-    "date": pl.Date(),
-    "merchant_id": pl.String(),
-    "txn_id": pl.String(),
 }
 
 

@@ -12,12 +12,14 @@ TreeSHAP's per-row path walk (about 10x faster at depth 3).
 
 Every pattern's leaf is checked against XGBoost's own ``pred_leaf``; if any
 row disagrees (a split we evaluated differently), or a tree is too deep for
-patterns to pay, the caller falls back to plain ``pred_contribs``.
+patterns to pay, the caller falls back to plain ``pred_contribs``. Rows can
+come in chunks: a pattern's values, once asked for, serve every later chunk.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,89 +42,139 @@ def _reachable(left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> lis
     return order
 
 
+@dataclass
+class _Tree:
+    index: int
+    splits: list[int]  # reachable split nodes; bit k of a pattern is splits[k]'s decision
+    feature: npt.NDArray[np.int64]
+    cond: npt.NDArray[np.float32]
+    default_left: npt.NDArray[np.bool_]
+    categorical: npt.NDArray[np.bool_]
+    cats: dict[int, npt.NDArray[np.float32]]
+    leaf_of: npt.NDArray[np.int64]  # the leaf each pattern reaches
+    features: list[int]  # the features the tree splits on
+    table: FloatArray = field(init=False)  # (patterns, features) once asked for
+    known: npt.NDArray[np.bool_] = field(init=False)
+
+    def __post_init__(self) -> None:
+        size = 1 << len(self.splits)
+        self.table = np.zeros((size, len(self.features)), dtype=np.float64)
+        self.known = np.zeros(size, dtype=bool)
+
+
+def _parse(tree: dict[str, Any], index: int) -> _Tree | None:
+    left = np.asarray(tree["left_children"], dtype=np.int64)
+    right = np.asarray(tree["right_children"], dtype=np.int64)
+    splits = [node for node in _reachable(left, right) if left[node] != -1]
+    if not splits:
+        return None  # a single leaf gives every feature 0
+    if len(splits) > MAX_SPLITS:
+        raise PatternMismatch(f"tree {index} has {len(splits)} splits")
+    feature = np.asarray(tree["split_indices"], dtype=np.int64)
+    bit_of = {node: bit for bit, node in enumerate(splits)}
+    leaf_of = np.empty(1 << len(splits), dtype=np.int64)
+    for code in range(leaf_of.size):
+        node = 0
+        while left[node] != -1:
+            node = int(left[node]) if (code >> bit_of[node]) & 1 else int(right[node])
+        leaf_of[code] = node
+    return _Tree(
+        index=index,
+        splits=splits,
+        feature=feature,
+        cond=np.asarray(tree["split_conditions"], dtype=np.float32),
+        default_left=np.asarray(tree["default_left"], dtype=bool),
+        categorical=np.asarray(tree.get("split_type", [0] * left.size), dtype=np.int64) == 1,
+        cats=_categories(tree),
+        leaf_of=leaf_of,
+        features=sorted({int(feature[node]) for node in splits}),
+    )
+
+
+class PatternExplainer:
+    """Per-feature TreeSHAP of a booster's rows, chunk by chunk (see the module)."""
+
+    def __init__(self, booster: Any, n_features: int, feature_types: list[str]) -> None:
+        model = json.loads(booster.save_raw("json"))
+        raw = model["learner"]["gradient_booster"]["model"]["trees"]
+        self.booster = booster
+        self.n_features = n_features
+        self.feature_types = feature_types
+        self.n_trees = len(raw)
+        self.trees = [t for i, tree in enumerate(raw) if (t := _parse(tree, i)) is not None]
+
+    def contribs(self, X: npt.NDArray[np.float32], leaves: npt.NDArray[np.int64]) -> FloatArray:
+        """(rows, features) contributions of X, whose ``pred_leaf`` is ``leaves``."""
+        n = X.shape[0]
+        if leaves.shape != (n, self.n_trees) or X.shape[1] != self.n_features:
+            raise PatternMismatch("pred_leaf does not match the trees")
+        out = np.zeros((n, self.n_features), dtype=np.float64, order="F")
+        columns = np.asfortranarray(X)  # one contiguous column per feature
+        missing: dict[int, npt.NDArray[np.bool_] | None] = {}
+
+        def missing_of(j: int) -> npt.NDArray[np.bool_] | None:
+            if j not in missing:
+                m = np.isnan(columns[:, j])
+                missing[j] = m if m.any() else None
+            return missing[j]
+
+        for tree in self.trees:
+            pattern = np.zeros(n, dtype=np.uint16)  # MAX_SPLITS bits fit
+            for bit, node in enumerate(tree.splits):
+                j = int(tree.feature[node])
+                x = columns[:, j]
+                m = missing_of(j)
+                if tree.categorical[node]:
+                    # XGBoost sends the listed categories right, the rest left
+                    cats = tree.cats.get(node, np.zeros(0, dtype=np.float32))
+                    go_left = ~np.isin(x, cats)
+                    if m is not None:
+                        go_left[m] = tree.default_left[node]
+                else:
+                    go_left = x < tree.cond[node]  # NaN compares False: missing goes right
+                    if m is not None and tree.default_left[node]:
+                        go_left |= m
+                np.bitwise_or(
+                    pattern, np.left_shift(go_left.astype(np.uint16), np.uint16(bit)), out=pattern
+                )
+            if not np.array_equal(tree.leaf_of[pattern], leaves[:, tree.index]):
+                raise PatternMismatch(f"tree {tree.index}: a split read differently")
+            self._learn(tree, X, pattern)
+            for k, j in enumerate(tree.features):
+                out[:, j] += tree.table[pattern, k]
+        return np.ascontiguousarray(out)
+
+    def _learn(
+        self, tree: _Tree, X: npt.NDArray[np.float32], pattern: npt.NDArray[np.uint16]
+    ) -> None:
+        """Ask XGBoost for the values of the patterns not seen before, one row each."""
+        import xgboost as xgb
+
+        rep = np.full(tree.known.size, -1, dtype=np.int64)
+        rep[pattern] = np.arange(pattern.size)  # any row of a pattern stands for all
+        new = np.flatnonzero((rep >= 0) & ~tree.known)
+        if not new.size:
+            return
+        d = xgb.DMatrix(X[rep[new]], feature_types=self.feature_types, enable_categorical=True)
+        one = self.booster[tree.index : tree.index + 1]
+        c = np.asarray(one.predict(d, pred_contribs=True, validate_features=False))
+        c = c.reshape(new.size, self.n_features + 1)
+        tree.table[new] = c[:, tree.features]
+        tree.known[new] = True
+
+
 def feature_contribs(
     booster: Any,
     X: npt.NDArray[np.float32],
     leaves: npt.NDArray[np.int64],
     feature_types: list[str],
 ) -> FloatArray:
-    """(rows, features) TreeSHAP contributions, without the bias column.
+    """(rows, features) TreeSHAP contributions, without the bias column, in one go.
 
-    ``leaves`` is ``pred_leaf`` for X (rows, trees). Raises PatternMismatch when
-    the fast path cannot be trusted or does not pay; the caller falls back.
+    Raises PatternMismatch when the fast path cannot be trusted or does not
+    pay; the caller falls back to ``pred_contribs``.
     """
-    import xgboost as xgb
-
-    n, p = X.shape
-    out = np.zeros((n, p), dtype=np.float64, order="F")  # columns are added to
-    trees = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
-    if leaves.shape != (n, len(trees)):
-        raise PatternMismatch("pred_leaf does not match the trees")
-    columns = np.asfortranarray(X)  # one contiguous column per feature
-    leaves_f = np.asfortranarray(leaves)
-    missing: dict[int, npt.NDArray[np.bool_] | None] = {}
-
-    def missing_of(j: int) -> npt.NDArray[np.bool_] | None:
-        if j not in missing:
-            m = np.isnan(columns[:, j])
-            missing[j] = m if m.any() else None
-        return missing[j]
-
-    for t, tree in enumerate(trees):
-        left = np.asarray(tree["left_children"], dtype=np.int64)
-        right = np.asarray(tree["right_children"], dtype=np.int64)
-        order = _reachable(left, right)
-        splits = [node for node in order if left[node] != -1]
-        if not splits:
-            continue  # a single leaf gives every feature 0
-        if len(splits) > MAX_SPLITS:
-            raise PatternMismatch(f"tree {t} has {len(splits)} splits")
-        feature = np.asarray(tree["split_indices"], dtype=np.int64)
-        cond = np.asarray(tree["split_conditions"], dtype=np.float32)
-        default_left = np.asarray(tree["default_left"], dtype=bool)
-        split_type = np.asarray(tree.get("split_type", [0] * left.size), dtype=np.int64)
-        cats = _categories(tree)
-        pattern = np.zeros(n, dtype=np.uint16)  # MAX_SPLITS bits fit
-        for bit, node in enumerate(splits):
-            j = int(feature[node])
-            x = columns[:, j]
-            if split_type[node] == 1:
-                # XGBoost sends the listed categories right, the rest left
-                go_left = ~np.isin(x, cats.get(node, np.zeros(0, dtype=np.float32)))
-                m = missing_of(j)
-                if m is not None:
-                    go_left[m] = default_left[node]
-            else:
-                go_left = x < cond[node]  # NaN compares False: missing goes right here
-                m = missing_of(j)
-                if m is not None and default_left[node]:
-                    go_left |= m
-            np.bitwise_or(
-                pattern, np.left_shift(go_left.astype(np.uint16), np.uint16(bit)), out=pattern
-            )
-        size = 1 << len(splits)
-        rep = np.full(size, -1, dtype=np.int64)
-        rep[pattern] = np.arange(n)  # any row of a pattern stands for all of them
-        present = np.flatnonzero(rep >= 0)
-        # the leaf each pattern reaches, checked against XGBoost's own walk
-        bit_of = {node: bit for bit, node in enumerate(splits)}
-        leaf_of = np.empty(size, dtype=np.int64)
-        for code in present.tolist():
-            node = 0
-            while left[node] != -1:
-                node = int(left[node]) if (code >> bit_of[node]) & 1 else int(right[node])
-            leaf_of[code] = node
-        if not np.array_equal(leaf_of[pattern], leaves_f[:, t]):
-            raise PatternMismatch(f"tree {t}: a split read differently from XGBoost")
-        one = booster[t : t + 1]
-        d = xgb.DMatrix(X[rep[present]], feature_types=feature_types, enable_categorical=True)
-        table = np.zeros((size, p), dtype=np.float64)
-        table[present] = np.asarray(
-            one.predict(d, pred_contribs=True, validate_features=False), dtype=np.float64
-        ).reshape(present.size, p + 1)[:, :p]
-        for j in np.unique(feature[splits]).tolist():
-            out[:, j] += table[pattern, j]
-    return np.ascontiguousarray(out)
+    return PatternExplainer(booster, X.shape[1], feature_types).contribs(X, leaves)
 
 
 def _categories(tree: dict[str, Any]) -> dict[int, npt.NDArray[np.float32]]:

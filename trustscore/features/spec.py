@@ -16,7 +16,7 @@ class Dimension(StrEnum):
     CONNECTIONS = "connections"
 
     @property
-    def title(self) -> str:  # type: ignore[override]  # a property, shadowing str.title()
+    def label(self) -> str:
         return DIMENSION_TITLES[self]
 
 
