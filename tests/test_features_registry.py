@@ -15,7 +15,7 @@ from trustscore.features import (
     render_sentence,
 )
 from trustscore.features.known import known
-from trustscore.features.registry import BLOCKS
+from trustscore.features.registry import BLOCKS, WHEN_UNKNOWN
 
 TABLES = {"consumers", "merchants", "transactions", "logistics"}
 
@@ -53,8 +53,11 @@ def test_declarations_are_well_formed(spec: FeatureSpec) -> None:
     for value in (0, 1, 0.5, 12.0):
         text = render_sentence(spec, spec.categories[0] if spec.is_categorical else value)
         assert "{" not in text and text
-    assert render_sentence(spec, None).endswith(": no data")
-    assert render_sentence(spec, math.nan).endswith(": no data")
+    # an unknown value reads as what it means for this feature, or says "no data"
+    unknown = WHEN_UNKNOWN.get(spec.name)
+    for missing in (None, math.nan):
+        text = render_sentence(spec, missing)
+        assert text == unknown if unknown else text.endswith(": no data")
 
 
 def test_counterfeit_features_are_the_three_event_counts() -> None:
@@ -89,8 +92,9 @@ def _spec(name: str) -> FeatureSpec:
         ("employment", "student", "Employment: student"),
         ("employment", 2, "Employment: student"),  # the code: the index into the levels
         ("tenure_days", 1234.0, "Member for 1,234 days"),
-        ("days_since_late", None, "days since late: no data"),
-        ("on_time_share_365d", math.nan, "on time share (last 12 months): no data"),
+        ("days_since_late", None, "No late repayment on record"),
+        ("on_time_share_365d", math.nan, "No credit bills fell due in the last 12 months"),
+        ("shops_owned", None, "shops owned: no data"),
     ],
 )
 def test_render_sentence(name: str, value: object, text: str) -> None:
