@@ -265,3 +265,27 @@ def test_stdin_dash_reads_consumers(make_folder: FolderMaker) -> None:
     result = runner.invoke(app, ["validate", "-", "--format", "json"], input=CONSUMERS)
     assert result.exit_code == 0, result.stderr
     assert '"rows": 3' in result.stdout
+
+
+def test_reading_in_pieces_changes_nothing(
+    make_folder: FolderMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trustscore.ingest as ingest
+
+    broken = _replace(TRANSACTIONS, "T3,P3", "T3,P9")
+    broken = _replace(broken, "2025-03-01T12:00:00", "2025-03-01 12h")
+    folders = [make_folder(), make_folder(transactions=broken)]
+    whole, _ = read_folder(folders[0])
+    with pytest.raises(DataError) as before:
+        read_folder(folders[1])
+    monkeypatch.setattr(ingest, "CHUNK_BYTES", 40)  # a piece holds a line or less
+    tables, _ = read_folder(folders[0])
+    for name in TABLES:
+        assert getattr(tables, name).equals(getattr(whole, name)), name
+    with pytest.raises(DataError) as info:
+        read_folder(folders[1])
+    assert [p.describe() for p in info.value.problems] == [
+        p.describe() for p in before.value.problems
+    ]
+    # transactions lines 3 and 4, then the shipment of the unreadable T2 (logistics line 3)
+    assert [(p.file[0], p.line) for p in info.value.problems] == [("t", 3), ("t", 4), ("l", 3)]

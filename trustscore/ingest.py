@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -73,11 +74,10 @@ class Report:
 # ---------------------------------------------------------------- raw lines
 
 
-def _raw_line_problems(source: Path | bytes, file: str, ncols: int) -> pl.DataFrame:
-    """Rows whose field count differs from the header's, or that are not UTF-8.
-
-    Returns columns row, fields, not_utf8, blank for the offending rows only.
-    """
+def _raw_line_problems(body: bytes, ncols: int, offset: int) -> pl.DataFrame:
+    """Rows of a chunk of data lines whose field count differs from the header's,
+    or that are not UTF-8, or blank. Columns: row (``offset`` + line in the
+    chunk), fields, not_utf8, blank; offending rows only."""
     line = pl.col("line")
     quoted = line.str.replace_all(r'"(?:[^"]|"")*"', "")
     fields = (
@@ -87,7 +87,7 @@ def _raw_line_problems(source: Path | bytes, file: str, ncols: int) -> pl.DataFr
         + 1
     )
     scan = pl.scan_csv(
-        source,
+        body,
         has_header=False,
         separator="\x1f",
         quote_char=None,
@@ -95,20 +95,44 @@ def _raw_line_problems(source: Path | bytes, file: str, ncols: int) -> pl.DataFr
         truncate_ragged_lines=True,
         encoding="utf8-lossy",
         row_index_name=_ROW,
+        row_index_offset=offset,
         empty_string_is_null=False,
+        raise_if_empty=False,
     )
-    # the header is raw row 0, so data row r is raw row r + 1
     return (
-        scan.filter(pl.col(_ROW) >= 1)
-        .select(
-            (pl.col(_ROW).cast(pl.Int64) - 1).alias(_ROW),
+        scan.select(
+            pl.col(_ROW).cast(pl.Int64),
             fields.alias("fields"),
             line.str.contains("\ufffd", literal=True).alias("not_utf8"),
             (line.is_null() | (line.str.strip_chars() == "")).alias("blank"),
         )
         .filter(pl.col("blank") | pl.col("not_utf8") | (pl.col("fields") != ncols))
-        .collect(engine="streaming")  # batch by batch: the lines are never all in memory
+        .collect()
     )
+
+
+CHUNK_BYTES = 1 << 27  # CSV text parsed at a time: bounds memory whatever the file's size
+
+
+def _body_chunks(source: Path | bytes) -> Iterator[bytes]:
+    """The data lines (the header dropped), in pieces that each end at a line end."""
+    if isinstance(source, bytes):
+        _, _, body = source.partition(b"\n")
+        yield body
+        return
+    with source.open("rb") as fh:
+        fh.readline()
+        rest = b""
+        given = False
+        while block := fh.read(CHUNK_BYTES):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            rest = block[cut:]
+            if cut:
+                given = True
+                yield block[:cut]
+        if rest or not given:
+            yield rest  # the last line without its line end, or an empty body
 
 
 # ---------------------------------------------------------------- parsing
@@ -241,34 +265,10 @@ def _read_table(
         return None
 
     ncols = len(header)
-    raw = _raw_line_problems(source, file, ncols)
-    blank = set(raw.filter(pl.col("blank"))[_ROW].to_list())
-    bad_rows: dict[int, str] = {}
-    for row, fields, not_utf8, is_blank in raw.iter_rows():
-        if is_blank:
-            continue
-        line = row + 2
-        if not_utf8:
-            report.add(Problem(file, line, None, None, "text in UTF-8", "not_utf8"))
-        else:
-            expected = f"{ncols} fields as in the header, found {fields}"
-            report.add(Problem(file, line, None, None, expected, "ragged"))
-        bad_rows.setdefault(row, "not_utf8" if not_utf8 else "ragged")
-
     known = {c.name: c for c in table.columns}
     extras = [h for h in header if h not in known]
     text_schema = {h: pl.String() for h in header}
     text_schema[_OVERFLOW] = pl.String()
-    scan = pl.scan_csv(
-        source,
-        has_header=False,
-        skip_rows=1,
-        schema=text_schema,
-        missing_columns="insert",
-        truncate_ragged_lines=True,
-        encoding="utf8-lossy",
-        row_index_name=_ROW,
-    )
     # Every cell is parsed the fast way (the contract's canonical spelling, as
     # exported data nearly always are); only the cells that fail it get a
     # second look with the full, forgiving parse, and only those that fail
@@ -290,7 +290,47 @@ def _read_table(
     if extras and passthrough_allowed:
         passthrough = list(extras)
         exprs.extend(pl.col(x).str.strip_chars().alias(x) for x in extras)
-    frame = scan.select(*exprs, *flags).collect(engine="streaming")
+
+    # the file in pieces: only one piece's text is ever in memory
+    raws: list[pl.DataFrame] = []
+    parts: list[pl.DataFrame] = []
+    offset = 0
+    for body in _body_chunks(source):
+        raws.append(_raw_line_problems(body, ncols, offset))
+        part = (
+            pl.scan_csv(
+                body,
+                has_header=False,
+                schema=text_schema,
+                missing_columns="insert",
+                truncate_ragged_lines=True,
+                encoding="utf8-lossy",
+                row_index_name=_ROW,
+                row_index_offset=offset,
+                raise_if_empty=False,
+            )
+            .select(*exprs, *flags)
+            .collect()
+        )
+        offset += part.height
+        parts.append(part)
+    frame = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
+    del parts
+    raw = pl.concat(raws) if raws else pl.DataFrame()
+
+    blank = set(raw.filter(pl.col("blank"))[_ROW].to_list()) if raw.height else set()
+    bad_rows: dict[int, str] = {}
+    for row, fields, not_utf8, is_blank in raw.iter_rows():
+        if is_blank:
+            continue
+        line = row + 2
+        if not_utf8:
+            report.add(Problem(file, line, None, None, "text in UTF-8", "not_utf8"))
+        else:
+            expected = f"{ncols} fields as in the header, found {fields}"
+            report.add(Problem(file, line, None, None, expected, "ragged"))
+        bad_rows.setdefault(row, "not_utf8" if not_utf8 else "ragged")
+
     cells: list[tuple[int, str, str]] = []  # (row, column, rule) of each bad cell
     flag_names = [n for n in frame.columns if n.startswith("__") and ":" in n]
     if flag_names:
