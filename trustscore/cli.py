@@ -31,6 +31,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain usage errors: one line a script can read
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -172,7 +173,9 @@ def _stderr_is_terminal() -> bool:
 @app.command()
 @handle_errors
 def sample(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the four CSVs into.")],
+    out_dir: Annotated[
+        Path, typer.Argument(help="Folder to write the four CSVs into.", metavar="OUT_DIR")
+    ],
     persons: Annotated[int, typer.Option("--persons", "-n", min=1, help="Persons.")] = 5000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
     force: Annotated[
@@ -213,7 +216,10 @@ def sample(
 @handle_errors
 def validate(
     data_dir: Annotated[
-        str, typer.Argument(help="The data folder (or - for consumers.csv on stdin).")
+        str,
+        typer.Argument(
+            help="The data folder (or - for consumers.csv on stdin).", metavar="DATA_DIR"
+        ),
     ],
     fmt: FormatOpt = None,
     output: OutputOpt = None,
@@ -288,7 +294,9 @@ def _warn_protected(protected: list[str]) -> None:
 @app.command()
 @handle_errors
 def features(
-    data_dir: Annotated[str, typer.Argument(help="The data folder (or - for consumers.csv).")],
+    data_dir: Annotated[
+        str, typer.Argument(help="The data folder (or - for consumers.csv).", metavar="DATA_DIR")
+    ],
     as_of: AsOfOpt = None,
     config: ConfigOpt = None,
     lenient: LenientOpt = False,
@@ -329,7 +337,9 @@ def _notes(report: Any, extra: list[str]) -> None:
 @app.command()
 @handle_errors
 def build(
-    data_dir: Annotated[str, typer.Argument(help="The data folder to learn from.")],
+    data_dir: Annotated[
+        str, typer.Argument(help="The data folder to learn from.", metavar="DATA_DIR")
+    ],
     out: Annotated[
         Path, typer.Option("--out", help="Where to write the model folder.")
     ] = DEFAULT_MODEL,
@@ -404,7 +414,9 @@ def _metrics_frame(metrics: dict[str, Any]) -> pl.DataFrame:
 @app.command()
 @handle_errors
 def score(
-    data_dir: Annotated[str, typer.Argument(help="The data folder to score (or -).")],
+    data_dir: Annotated[
+        str, typer.Argument(help="The data folder to score (or -).", metavar="DATA_DIR")
+    ],
     model: ModelOpt = DEFAULT_MODEL,
     as_of: AsOfOpt = None,
     lenient: LenientOpt = False,
@@ -437,7 +449,9 @@ class CardFormat(StrEnum):
 @app.command()
 @handle_errors
 def card(
-    person_id: Annotated[str, typer.Argument(help="The person whose card to show.")],
+    person_id: Annotated[
+        str, typer.Argument(help="The person whose card to show.", metavar="PERSON_ID")
+    ],
     model: ModelOpt = DEFAULT_MODEL,
     data: Annotated[
         str | None,
