@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +21,16 @@ from trustscore.bands import band_range
 from trustscore.errors import ModelError, UnknownPersonError
 from trustscore.features.registry import render_sentence
 from trustscore.features.spec import DIMENSIONS, Dimension, FeatureSpec
+from trustscore.folder import (
+    CONFIG_FILE,
+    EVENTS_FILE,
+    FEATURES_FILE,
+    MANIFEST_FILE,
+    META_FILE,
+    POINTS_FILE,
+    SCORES_FILE,
+    read_json,
+)
 from trustscore.penalties import EVENT_TEXT, PenaltyPolicy, penalty_lines
 
 CARD_SCHEMA_VERSION = 1
@@ -188,22 +197,6 @@ CARD_JSON_SCHEMA: dict[str, Any] = {
 
 
 # ------------------------------------------------------------------ reading the folder
-
-
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(
-            f"the model folder has no {path.name}",
-            where=str(path.parent),
-            hint="build it again with trustscore build",
-        ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path.name} is corrupt: {exc}", where=str(path.parent)) from None
-    if not isinstance(data, dict):
-        raise ModelError(f"{path.name} is corrupt", where=str(path.parent))
-    return data
 
 
 def _specs(meta: dict[str, Any], folder: Path) -> list[FeatureSpec]:
@@ -374,19 +367,17 @@ def from_model_folder(folder: Path, person_id: str) -> Card | None:
             f"no model folder {str(folder)!r}",
             hint=f"build one with: trustscore build DATA_DIR --out {folder}",
         )
-    scores = _row(folder / "scores.parquet", person_id)
+    scores = _row(folder / SCORES_FILE, person_id)
     if scores is None:
         return None
-    manifest = _json(folder / "manifest.json")
-    meta = _json(folder / "model_meta.json")
-    config = _json(folder / "config.json")
+    manifest = read_json(folder / MANIFEST_FILE)
+    meta = read_json(folder / META_FILE)
+    config = read_json(folder / CONFIG_FILE)
     specs = _specs(meta, folder)
-    points = _row(folder / "points.parquet", person_id) or {}
-    values = _row(folder / "features.parquet", person_id) or {}
+    points = _row(folder / POINTS_FILE, person_id) or {}
+    values = _row(folder / FEATURES_FILE, person_id) or {}
     events = (
-        pl.scan_parquet(folder / "events.parquet")
-        .filter(pl.col("person_id") == person_id)
-        .collect()
+        pl.scan_parquet(folder / EVENTS_FILE).filter(pl.col("person_id") == person_id).collect()
     )
     as_of = dt.date.fromisoformat(manifest["as_of"])
     scale = config.get("scale", {})
@@ -434,8 +425,8 @@ def from_data_folder(model_dir: Path, data_dir: Path | str, person_id: str) -> C
     points = scored.points.filter(pl.col("person_id") == person_id).row(0, named=True)
     values = prepared.features.frame.filter(pl.col("person_id") == person_id).row(0, named=True)
     events = prepared.features.events.filter(pl.col("person_id") == person_id)
-    meta = _json(Path(model_dir) / "model_meta.json")
-    config = _json(Path(model_dir) / "config.json")
+    meta = read_json(Path(model_dir) / META_FILE)
+    config = read_json(Path(model_dir) / CONFIG_FILE)
     scale = config.get("scale", {})
     return assemble(
         person_id,
@@ -462,6 +453,6 @@ def load_card(model_dir: Path, person_id: str, data_dir: Path | str | None = Non
         return from_data_folder(model_dir, data_dir, person_id)
     raise UnknownPersonError(
         f"no person {person_id} in {model_dir}",
-        suggestions=suggestions(Path(model_dir) / "scores.parquet", person_id),
+        suggestions=suggestions(Path(model_dir) / SCORES_FILE, person_id),
         hint="pass --data DATA_DIR to compute the card of a person not in the model folder",
     )

@@ -31,6 +31,16 @@ from trustscore.features import (
     default_as_of,
 )
 from trustscore.features.spec import DIMENSIONS, Dimension, FeatureSpec
+from trustscore.folder import (
+    CONFIG_FILE,
+    EVENTS_FILE,
+    FEATURES_FILE,
+    MANIFEST_FILE,
+    METRICS_FILE,
+    POINTS_FILE,
+    SCORES_FILE,
+    read_json,
+)
 from trustscore.ingest import Report, read_folder
 from trustscore.penalties import PenaltyPolicy, person_penalties
 from trustscore.tables import Tables
@@ -38,13 +48,6 @@ from trustscore.tables import Tables
 Phase = Callable[[str], None]
 Rounds = Callable[[int, int], None]
 
-SCORES_FILE = "scores.parquet"
-POINTS_FILE = "points.parquet"
-FEATURES_FILE = "features.parquet"
-EVENTS_FILE = "events.parquet"
-METRICS_FILE = "metrics.json"
-CONFIG_FILE = "config.json"
-MANIFEST_FILE = "manifest.json"
 MODEL_FORMAT = "trustscore-model-folder"
 MODEL_FORMAT_VERSION = 1
 
@@ -471,22 +474,6 @@ class ModelFolder:
     metrics: dict[str, Any]
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(
-            f"the model folder has no {path.name}",
-            where=str(path.parent),
-            hint="build it again with trustscore build",
-        ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path.name} is corrupt: {exc}", where=str(path.parent)) from None
-    if not isinstance(data, dict):
-        raise ModelError(f"{path.name} is corrupt: not a JSON object", where=str(path.parent))
-    return data
-
-
 def open_folder(path: Path) -> ModelFolder:
     """Check a model folder's manifest and config, without loading the booster."""
     path = Path(path)
@@ -495,7 +482,7 @@ def open_folder(path: Path) -> ModelFolder:
             f"no model folder {str(path)!r}",
             hint="build one with: trustscore build DATA_DIR --out " + str(path),
         )
-    manifest = _read_json(path / MANIFEST_FILE)
+    manifest = read_json(path / MANIFEST_FILE)
     if manifest.get("format") != MODEL_FORMAT:
         raise ModelError("this is not a trustscore model folder", where=str(path))
     if manifest.get("format_version") != MODEL_FORMAT_VERSION:
@@ -506,10 +493,10 @@ def open_folder(path: Path) -> ModelFolder:
             hint="build the model again with this version",
         )
     try:
-        config = from_dict(_read_json(path / CONFIG_FILE), str(path / CONFIG_FILE))
+        config = from_dict(read_json(path / CONFIG_FILE), str(path / CONFIG_FILE))
     except UsageError as exc:
         raise ModelError(f"config.json is not valid: {exc.message}", where=str(path)) from None
-    return ModelFolder(path, manifest, config, _read_json(path / METRICS_FILE))
+    return ModelFolder(path, manifest, config, read_json(path / METRICS_FILE))
 
 
 def _check_schema(model: Any, prepared: Prepared, folder: Path) -> None:
