@@ -89,10 +89,15 @@ def test_output_file_is_written_whole(make_folder: FolderMaker, tmp_path: Path) 
 
 
 def test_quiet_under_head(make_folder: FolderMaker, tmp_path: Path) -> None:
-    big = "person_id\n" + "".join(f"P{i}\n" for i in range(200_000))
+    big = "person_id,monthly_income\n" + "".join(f"P{i},{i % 5000}\n" for i in range(200_000))
     folder = make_folder(consumers=big, merchants=None, transactions=None, logistics=None)
-    cmd = f"{sys.executable} -m trustscore validate - --format ndjson < {folder}/consumers.csv"
+    cmd = (
+        f"{sys.executable} -m trustscore features - --as-of 2026-01-01 --format csv"
+        f" < {folder}/consumers.csv"
+    )
     # a pipe that closes early: no "Broken pipe" noise, no traceback
     done = subprocess.run(cmd + " | head -c 10", shell=True, capture_output=True, text=True)
+    assert done.stdout == "person_id,"
     assert "Traceback" not in done.stderr
     assert "Broken pipe" not in done.stderr
+    assert "error" not in done.stderr
