@@ -1,6 +1,6 @@
 """How long the synthetic data generator takes, and how much memory, at scale.
 
-Runs ``python -m trustscore.sample OUT --persons N --seed S`` in a fresh
+Runs ``trustscore sample OUT --persons N --seed S`` (the real CLI) in a fresh
 process under GNU ``/usr/bin/time -v`` (so start-up and imports count, as
 they do for a user) and reports the median wall time, the peak resident set
 size, the rows written per table and the folder's size, then one markdown
@@ -54,14 +54,16 @@ def run_once(persons: int, seed: int, out: Path) -> Run:
     cmd = [
         str(GNU_TIME),
         "-v",
-        sys.executable,
-        "-m",
-        "trustscore.sample",
+        str(Path(sys.executable).parent / "trustscore"),
+        "sample",
         str(out),
         "--persons",
         str(persons),
         "--seed",
         str(seed),
+        "--format",
+        "csv",
+        "--force",
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -72,8 +74,8 @@ def run_once(persons: int, seed: int, out: Path) -> Run:
         _field(done.stderr, "System time (seconds)")
     )
     rows = {}
-    for line in done.stderr.splitlines():
-        name, _, count = line.partition("\t")
+    for line in done.stdout.splitlines()[1:]:  # table,file,rows
+        name, _, count = line.split(",")
         if name in TABLES and count.isdigit():
             rows[name] = int(count)
     size = sum(p.stat().st_size for p in out.iterdir())

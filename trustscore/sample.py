@@ -62,9 +62,7 @@ and polars versions).
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -685,21 +683,3 @@ def generate(
         for path in temp.values():
             path.unlink(missing_ok=True)
     return rows
-
-
-def _main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m trustscore.sample", description="Write a synthetic data folder."
-    )
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--persons", type=int, default=5000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    rows = generate(args.out_dir, persons=args.persons, seed=args.seed)
-    for name, count in rows.items():
-        print(f"{name}\t{count}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())
