@@ -65,7 +65,7 @@ def test_different_seed_differs(folder: Path, tmp_path: Path) -> None:
 def test_same_bytes_with_one_thread(folder: Path, tmp_path: Path) -> None:
     env = {**os.environ, "POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1"}
     subprocess.run(
-        [sys.executable, "-m", "trustscore.sample", str(tmp_path), "--persons", str(PERSONS)],
+        [sys.executable, "-m", "trustscore", "sample", str(tmp_path), "--persons", str(PERSONS)],
         check=True,
         env=env,
         capture_output=True,
