@@ -321,14 +321,16 @@ def features(
     emit(prepared.features.frame, fmt, output, safe_csv=safe_csv, title="features")
 
 
-def _notes(report: Any, extra: list[str]) -> None:
+def _notes(report: Any, features: list[str]) -> None:
+    """Rows dropped under --lenient, then notes: the features' own notes, and
+    ingest's except where the features say the same of a table in more detail."""
     from trustscore import render
 
     for (file, rule), n in sorted(report.drops.dropped.items()):
         render.print_warning(f"dropped {n:,} row(s) of {file}: {rule.replace('_', ' ')}")
-    for note in [*report.notes, *extra]:
-        if note not in report.notes or note in extra:
-            render.print_note(note)
+    said = {note.split(":")[0] for note in features}
+    for note in [*(n for n in report.notes if n.split(":")[0] not in said), *features]:
+        render.print_note(note)
 
 
 # ------------------------------------------------------------------ build
