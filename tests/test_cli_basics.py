@@ -101,3 +101,16 @@ def test_quiet_under_head(make_folder: FolderMaker, tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert "Broken pipe" not in done.stderr
     assert "error" not in done.stderr
+
+
+def test_notes_reach_stderr_once(make_folder: FolderMaker) -> None:
+    from tests.conftest import MERCHANTS
+
+    merchants = MERCHANTS.replace("verified\n", "verified,rating\n").replace("true\n", "true,5\n")
+    merchants = merchants.replace("false\n", "false,3\n")
+    folder = make_folder(merchants=merchants, logistics=None)
+    result = runner.invoke(app, ["features", str(folder), "--format", "csv"])
+    assert result.exit_code == 0, result.stderr
+    assert "merchants.csv: extra column(s) ignored: rating" in result.stderr
+    assert result.stderr.count("no logistics data") == 1
+    assert "features absent" in result.stderr
