@@ -8,7 +8,6 @@ place, so a failure never leaves half a file.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
@@ -114,9 +113,3 @@ def atomic_output(path: Path) -> Iterator[IO[bytes]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def to_bytes(frame: pl.DataFrame, fmt: Format, *, safe_csv: bool = False) -> bytes:
-    buf = io.BytesIO()
-    write_frame(frame, fmt, buf, safe_csv=safe_csv)
-    return buf.getvalue()
