@@ -130,7 +130,3 @@ class DropReport:
     def add(self, file: str, rule: str, n: int) -> None:
         if n:
             self.dropped[(file, rule)] = self.dropped.get((file, rule), 0) + n
-
-    @property
-    def total(self) -> int:
-        return sum(self.dropped.values())

@@ -471,7 +471,6 @@ class ModelFolder:
     path: Path
     manifest: dict[str, Any]
     config: Config
-    metrics: dict[str, Any]
 
 
 def open_folder(path: Path) -> ModelFolder:
@@ -496,7 +495,7 @@ def open_folder(path: Path) -> ModelFolder:
         config = from_dict(read_json(path / CONFIG_FILE), str(path / CONFIG_FILE))
     except UsageError as exc:
         raise ModelError(f"config.json is not valid: {exc.message}", where=str(path)) from None
-    return ModelFolder(path, manifest, config, read_json(path / METRICS_FILE))
+    return ModelFolder(path, manifest, config)
 
 
 def _check_schema(model: Any, prepared: Prepared, folder: Path) -> None:
