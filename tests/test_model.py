@@ -353,7 +353,7 @@ def test_load_with_an_incomplete_meta(saved: Path) -> None:
 
 def test_load_without_booster(saved: Path) -> None:
     (saved / MODEL_FILE).unlink()
-    with pytest.raises(ModelError, match=r"model\.json \(the booster\) is missing"):
+    with pytest.raises(ModelError, match=r"model\.json is missing"):
         TrustModel.load(saved)
 
 

@@ -20,16 +20,13 @@ import polars as pl
 from trustscore.bands import band_range
 from trustscore.errors import ModelError, UnknownPersonError
 from trustscore.features.registry import render_sentence
-from trustscore.features.spec import DIMENSIONS, Dimension, FeatureSpec
-from trustscore.folder import (
-    CONFIG_FILE,
+from trustscore.features.spec import DIMENSIONS, FeatureSpec
+from trustscore.model_folder import (
     EVENTS_FILE,
     FEATURES_FILE,
-    MANIFEST_FILE,
-    META_FILE,
     POINTS_FILE,
     SCORES_FILE,
-    read_json,
+    ModelFolder,
 )
 from trustscore.penalties import EVENT_TEXT, PenaltyPolicy, penalty_lines
 
@@ -199,42 +196,9 @@ CARD_JSON_SCHEMA: dict[str, Any] = {
 # ------------------------------------------------------------------ reading the folder
 
 
-def _specs(meta: dict[str, Any], folder: Path) -> list[FeatureSpec]:
-    try:
-        return [
-            FeatureSpec(
-                name=s["name"],
-                dimension=Dimension(s["dimension"]),
-                direction=int(s["direction"]),
-                unit=s["unit"],
-                sentence=s["sentence"],
-                table=s.get("table", "consumers"),
-                categories=tuple(s.get("categories", ())),
-                passthrough=bool(s.get("passthrough", False)),
-            )
-            for s in meta["specs"]
-        ]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"model_meta.json is corrupt: {exc}", where=str(folder)) from None
-
-
-def _row(path: Path, person_id: str) -> dict[str, Any] | None:
-    if not path.is_file():
-        raise ModelError(
-            f"the model folder has no {path.name}",
-            where=str(path.parent),
-            hint="build it again with trustscore build",
-        )
-    try:
-        frame = pl.scan_parquet(path).filter(pl.col("person_id") == person_id).collect()
-    except pl.exceptions.PolarsError as exc:
-        raise ModelError(f"{path.name} is corrupt: {exc}", where=str(path.parent)) from None
-    return frame.row(0, named=True) if frame.height else None
-
-
-def suggestions(path: Path, person_id: str, limit: int = 3) -> list[str]:
+def suggestions(folder: ModelFolder, person_id: str, limit: int = 3) -> list[str]:
     """Up to ``limit`` ids close to ``person_id``, looking only where they can be."""
-    lf = pl.scan_parquet(path).select("person_id")
+    lf = folder.person_ids()
     candidates: list[str] = []
     # ids that share a prefix first (cheap with many persons), then by similarity
     for keep in range(len(person_id) - 1, 0, -1):
@@ -308,12 +272,6 @@ def _penalty_lines(
     ]
 
 
-def _policy(config: dict[str, Any]) -> PenaltyPolicy:
-    from trustscore.config import from_dict
-
-    return from_dict(config).penalties
-
-
 def assemble(
     person_id: str,
     scores: dict[str, Any],
@@ -359,61 +317,42 @@ def assemble(
     )
 
 
-def from_model_folder(folder: Path, person_id: str) -> Card | None:
+def from_model_folder(folder: ModelFolder, person_id: str) -> Card | None:
     """The card of a person stored in the model folder, or None if not there."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ModelError(
-            f"no model folder {str(folder)!r}",
-            hint=f"build one with: trustscore build DATA_DIR --out {folder}",
-        )
-    scores = _row(folder / SCORES_FILE, person_id)
+    scores = folder.row(SCORES_FILE, person_id)
     if scores is None:
         return None
-    manifest = read_json(folder / MANIFEST_FILE)
-    meta = read_json(folder / META_FILE)
-    config = read_json(folder / CONFIG_FILE)
-    specs = _specs(meta, folder)
-    points = _row(folder / POINTS_FILE, person_id) or {}
-    values = _row(folder / FEATURES_FILE, person_id) or {}
-    events = (
-        pl.scan_parquet(folder / EVENTS_FILE).filter(pl.col("person_id") == person_id).collect()
-    )
-    as_of = dt.date.fromisoformat(manifest["as_of"])
-    scale = config.get("scale", {})
+    config = folder.config
     return assemble(
         person_id,
         scores,
-        points,
-        values,
-        events,
-        specs,
-        as_of=as_of,
-        policy=_policy(config),
-        scale_range=(int(scale.get("low", 350)), int(scale.get("high", 950))),
-        model=str(folder),
-        notes=_absent_notes(manifest),
+        folder.row(POINTS_FILE, person_id) or {},
+        folder.row(FEATURES_FILE, person_id) or {},
+        folder.frame(EVENTS_FILE, person_id),
+        folder.specs,
+        as_of=folder.as_of,
+        policy=config.penalties,
+        scale_range=(int(config.scale.low), int(config.scale.high)),
+        model=str(folder.path),
+        notes=_absent_notes(folder.tables_missing),
         source="model folder",
     )
 
 
-def _absent_notes(manifest: dict[str, Any]) -> list[str]:
+def _absent_notes(tables_missing: list[str]) -> list[str]:
     what = {
         "merchants": "shop features absent",
         "transactions": "repayment, shopping and connection features absent",
         "logistics": "shipment features absent",
     }
-    return [
-        f"no {t} data: {what.get(t, 'its features absent')}"
-        for t in manifest.get("tables_missing", [])
-    ]
+    return [f"no {t} data: {what.get(t, 'its features absent')}" for t in tables_missing]
 
 
-def from_data_folder(model_dir: Path, data_dir: Path | str, person_id: str) -> Card:
+def from_data_folder(folder: ModelFolder, data_dir: Path | str, person_id: str) -> Card:
     """Compute the card of a person in a data folder with the saved model."""
-    from trustscore.pipeline import score as run_score
+    from trustscore.pipeline import score_with
 
-    scored, prepared = run_score(data_dir, model_dir, feature_points=True)
+    scored, prepared = score_with(folder, data_dir, feature_points=True)
     scores = scored.scores.filter(pl.col("person_id") == person_id)
     if scores.height == 0:
         raise UnknownPersonError(
@@ -425,34 +364,33 @@ def from_data_folder(model_dir: Path, data_dir: Path | str, person_id: str) -> C
     points = scored.points.filter(pl.col("person_id") == person_id).row(0, named=True)
     values = prepared.features.frame.filter(pl.col("person_id") == person_id).row(0, named=True)
     events = prepared.features.events.filter(pl.col("person_id") == person_id)
-    meta = read_json(Path(model_dir) / META_FILE)
-    config = read_json(Path(model_dir) / CONFIG_FILE)
-    scale = config.get("scale", {})
+    config = folder.config
     return assemble(
         person_id,
         scores.row(0, named=True),
         points,
         values,
         events,
-        _specs(meta, Path(model_dir)),
+        folder.specs,
         as_of=prepared.as_of,
-        policy=_policy(config),
-        scale_range=(int(scale.get("low", 350)), int(scale.get("high", 950))),
-        model=str(model_dir),
-        notes=_absent_notes({"tables_missing": prepared.tables.missing()}),
+        policy=config.penalties,
+        scale_range=(int(config.scale.low), int(config.scale.high)),
+        model=str(folder.path),
+        notes=_absent_notes(prepared.tables.missing()),
         source="data folder",
     )
 
 
 def load_card(model_dir: Path, person_id: str, data_dir: Path | str | None = None) -> Card:
     """The card of ``person_id``: from the model folder, else from ``data_dir``."""
-    card = from_model_folder(model_dir, person_id)
+    folder = ModelFolder.open(model_dir)
+    card = from_model_folder(folder, person_id)
     if card is not None:
         return card
     if data_dir is not None:
-        return from_data_folder(model_dir, data_dir, person_id)
+        return from_data_folder(folder, data_dir, person_id)
     raise UnknownPersonError(
         f"no person {person_id} in {model_dir}",
-        suggestions=suggestions(Path(model_dir) / SCORES_FILE, person_id),
+        suggestions=suggestions(folder, person_id),
         hint="pass --data DATA_DIR to compute the card of a person not in the model folder",
     )

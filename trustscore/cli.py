@@ -124,6 +124,17 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            raise typer.Exit(0) from None  # a reader that stopped early (| head) is no error
+        except OSError as exc:
+            # the system refused (disk full, read-only, permission, a file for a folder)
+            from trustscore.errors import ResourceError
+
+            if _state["debug"]:
+                traceback.print_exc(file=sys.stderr)
+            resource = ResourceError.from_os(exc)
+            _report(resource)
+            raise typer.Exit(resource.exit_code) from None
         except Exception as exc:
             from trustscore import render
 
@@ -161,6 +172,24 @@ def emit(
         return
     write_frame(frame, chosen, sys.stdout.buffer, safe_csv=safe_csv)
     sys.stdout.buffer.flush()
+
+
+def check_output(output: Path | None) -> None:
+    """Refuse an --output the command could not write, before the long work starts."""
+    if output is None:
+        return
+    from trustscore.errors import ResourceError
+
+    parent = output.parent if str(output.parent) else Path(".")
+    if output.is_dir():
+        raise UsageError(f"--output {output} is a folder", hint="give a file name")
+    if not parent.is_dir():
+        raise UsageError(f"no folder {str(parent)!r} for the output file", hint="create it first")
+    if not os.access(parent, os.W_OK):
+        raise ResourceError(
+            f"cannot write to {parent}: not writable (read-only or no permission)",
+            hint="write the output somewhere else",
+        )
 
 
 def _stderr_is_terminal() -> bool:
@@ -231,6 +260,7 @@ def validate(
     from trustscore import render
     from trustscore.ingest import Report, read_folder
 
+    check_output(output)
     failure: DataError | None = None
     try:
         _, report = read_folder(data_dir)
@@ -313,6 +343,7 @@ def features(
     from trustscore import render
     from trustscore.pipeline import prepare
 
+    check_output(output)
     cfg = config_mod.load(config)
     prepared = prepare(data_dir, config=cfg, as_of=_date(as_of), lenient=lenient)
     _notes(prepared.report, prepared.features.notes)
@@ -435,6 +466,7 @@ def score(
     from trustscore.pipeline import SCORE_COLUMNS
     from trustscore.pipeline import score as run_score
 
+    check_output(output)
     with render.phases(_stderr_is_terminal()) as (phase, _):
         scored, prepared = run_score(
             data_dir, model, as_of=_date(as_of), lenient=lenient, phase=phase

@@ -2,10 +2,17 @@
 
 The CLI turns any of these into one line on stderr, ``error: <what> (<where>)``,
 plus a hint, and exits with ``exit_code``. Nothing here prints.
+
+Messages, hints and suggestions hold text from the data (ids, file and column
+names, values) as it was: they are plain text, never markup, and whoever shows
+them (``render.print_error``) makes them safe (``safetext.safe_text``). A
+value quoted in a problem is ``repr``-ed, the same notation for unsafe
+characters, with quotes that show where it begins and ends.
 """
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 
 EXIT_OK = 0
@@ -14,6 +21,8 @@ EXIT_USAGE = 2
 EXIT_INVALID_DATA = 3
 EXIT_UNKNOWN_PERSON = 4
 EXIT_BAD_MODEL = 5
+EXIT_DRIFT = 6
+EXIT_RESOURCE = 7
 
 
 class TrustscoreError(Exception):
@@ -119,6 +128,29 @@ class ModelError(TrustscoreError):
     """The model folder is missing, corrupt or made for another schema (exit 5)."""
 
     exit_code = EXIT_BAD_MODEL
+
+
+class ResourceError(TrustscoreError):
+    """The system refused: disk full, read-only or forbidden place, a file where a
+    folder should be (exit 7). Nothing the data or the command did wrong."""
+
+    exit_code = EXIT_RESOURCE
+
+    @classmethod
+    def from_os(cls, exc: OSError, path: object = None) -> ResourceError:
+        where = exc.filename if exc.filename is not None else path
+        cause = exc.strerror or type(exc).__name__
+        hints = {
+            errno.ENOSPC: "free some space and run it again",
+            errno.EDQUOT: "free some space and run it again",
+            errno.EROFS: "write somewhere else (this file system is read-only)",
+            errno.EACCES: "write somewhere you may write, or ask for the permission",
+            errno.EPERM: "write somewhere you may write, or ask for the permission",
+        }
+        return cls(
+            f"cannot use {where}: {cause}" if where is not None else cause,
+            hint=hints.get(exc.errno or 0),
+        )
 
 
 @dataclass

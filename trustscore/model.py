@@ -35,7 +35,13 @@ import numpy.typing as npt
 import polars as pl
 
 from trustscore.errors import ModelError
-from trustscore.features.spec import DIMENSIONS, Dimension, FeatureSpec
+from trustscore.features.spec import (
+    DIMENSIONS,
+    FeatureSpec,
+    spec_to_dict,
+    specs_from_dicts,
+)
+from trustscore.model_folder import META_FILE, MODEL_FILE
 from trustscore.scale import Scale
 
 if TYPE_CHECKING:
@@ -46,8 +52,6 @@ IntArray = npt.NDArray[np.int64]
 Additivity = Literal["dimension", "feature"]
 Progress = Callable[[int, int], None]
 
-MODEL_FILE: Final = "model.json"
-META_FILE: Final = "model_meta.json"
 META_FORMAT: Final = "trustscore-model"
 META_VERSION: Final = 1
 # pred_leaf / pred_contribs answer (rows x trees) blocks; bound the cells per block so
@@ -598,11 +602,9 @@ class TrustModel:
 
     # ----------------------------------------------------------------- persistence
 
-    def save(self, folder: Path) -> None:
-        """Write ``model.json`` (XGBoost's own JSON) and ``model_meta.json``; never pickle."""
+    def to_bytes(self) -> tuple[bytes, bytes]:
+        """(model_meta.json, model.json): the description and XGBoost's own JSON; never pickle."""
         booster = self._fitted()
-        folder.mkdir(parents=True, exist_ok=True)
-        booster.save_model(str(folder / MODEL_FILE))
         meta = {
             "format": META_FORMAT,
             "format_version": META_VERSION,
@@ -610,7 +612,7 @@ class TrustModel:
             "seed": self.seed,
             "params": self.params.to_dict(),
             "scale": asdict(self.scale),
-            "specs": [_spec_to_dict(s) for s in self.specs],
+            "specs": [spec_to_dict(s) for s in self.specs],
             "groups": list(self.group_names),
             "best_iteration": self.best_iteration_,
             "best_score": self.best_score_,
@@ -619,18 +621,36 @@ class TrustModel:
             "tree_groups": self.tree_group_.tolist(),
         }
         text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
-        (folder / META_FILE).write_text(text, encoding="utf-8")
+        return text.encode("utf-8"), bytes(booster.save_raw("json"))
+
+    def save(self, folder: Path) -> None:
+        """Write ``model.json`` and ``model_meta.json`` into ``folder`` (no manifest:
+        a model folder is written by :mod:`trustscore.model_folder`)."""
+        meta, raw = self.to_bytes()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / MODEL_FILE).write_bytes(raw)
+        (folder / META_FILE).write_bytes(meta)
 
     @classmethod
     def load(cls, folder: Path) -> TrustModel:
-        """Read a model folder written by :meth:`save`; ModelError says what is wrong."""
+        """Read ``model.json`` and ``model_meta.json`` as :meth:`save` wrote them."""
         folder = Path(folder)
         if not folder.is_dir():
             raise ModelError("no model folder here", where=str(folder), hint=_HINT_BUILD)
-        meta = _read_meta(folder / META_FILE)
-        where = str(folder / META_FILE)
+        for name in (META_FILE, MODEL_FILE):
+            if not (folder / name).is_file():
+                raise ModelError(f"{name} is missing", where=str(folder), hint=_HINT_BUILD)
+        return cls.from_bytes(
+            (folder / META_FILE).read_bytes(), (folder / MODEL_FILE).read_bytes(), str(folder)
+        )
+
+    @classmethod
+    def from_bytes(cls, meta_bytes: bytes, model_bytes: bytes, where: str) -> TrustModel:
+        """The model from its description and booster; ModelError says what is wrong."""
+        meta = _parse_meta(meta_bytes, where)
+        meta_where = f"{where}/{META_FILE}"
         try:
-            specs = [_spec_from_dict(s) for s in meta["specs"]]
+            specs = specs_from_dicts(meta["specs"])
             params = ModelParams.from_dict(meta["params"])
             scale = Scale(**meta["scale"])
             seed = int(meta["seed"])
@@ -640,37 +660,34 @@ class TrustModel:
             tree_groups = [int(g) for g in meta["tree_groups"]]
         except KeyError as e:
             raise ModelError(
-                f"model_meta.json is incomplete: no {e}", where=where, hint=_HINT_BUILD
+                f"model_meta.json is incomplete: no {e}", where=meta_where, hint=_HINT_BUILD
             ) from e
         except (TypeError, ValueError) as e:
             raise ModelError(
-                f"model_meta.json is invalid: {e}", where=where, hint=_HINT_BUILD
+                f"model_meta.json is invalid: {e}", where=meta_where, hint=_HINT_BUILD
             ) from e
         model = cls(specs, params, scale, seed)
 
-        model_path = folder / MODEL_FILE
-        if not model_path.is_file():
-            raise ModelError(
-                "model.json (the booster) is missing", where=str(folder), hint=_HINT_BUILD
-            )
         xgb_ = _xgboost()
         booster = xgb_.Booster(params={"nthread": params.nthread})
         try:
-            booster.load_model(str(model_path))
-        except xgb_.core.XGBoostError as e:
+            model_bytes.decode("utf-8")
+            json.loads(model_bytes)
+            booster.load_model(bytearray(model_bytes))
+        except (UnicodeDecodeError, json.JSONDecodeError, xgb_.core.XGBoostError) as e:
             lines = str(e).strip().splitlines() or [type(e).__name__]
             # native messages start "[07:10:27] /workspace/src/...cc:409: "; keep what follows
             first = re.sub(r"^\[[\d:]+\] \S+:\d+: ", "", lines[0])
             raise ModelError(
                 f"model.json is not a readable XGBoost model: {first}",
-                where=str(model_path),
+                where=f"{where}/{MODEL_FILE}",
                 hint=_HINT_BUILD,
             ) from e
 
         def mismatch(what: str) -> ModelError:
             return ModelError(
                 f"model.json and model_meta.json disagree: {what}",
-                where=str(folder),
+                where=where,
                 hint=_HINT_BUILD,
             )
 
@@ -687,7 +704,7 @@ class TrustModel:
             raise mismatch(str(e)) from e
         except (KeyError, TypeError, IndexError) as e:
             raise ModelError(
-                f"model.json has an unexpected layout: {e!r}", where=str(model_path)
+                f"model.json has an unexpected layout: {e!r}", where=f"{where}/{MODEL_FILE}"
             ) from e
         if forest.objective != "binary:logistic":
             raise mismatch(f"objective {forest.objective}, expected binary:logistic")
@@ -711,48 +728,21 @@ def _progress_callback(xgb_: ModuleType, report: Progress, total: int) -> Any:
     return _Progress()
 
 
-def _spec_to_dict(spec: FeatureSpec) -> dict[str, Any]:
-    return {
-        "name": spec.name,
-        "dimension": spec.dimension.value,
-        "direction": spec.direction,
-        "unit": spec.unit,
-        "sentence": spec.sentence,
-        "table": spec.table,
-        "categories": list(spec.categories),
-        "passthrough": spec.passthrough,
-    }
-
-
-def _spec_from_dict(d: Mapping[str, Any]) -> FeatureSpec:
-    return FeatureSpec(
-        name=str(d["name"]),
-        dimension=Dimension(d["dimension"]),
-        direction=int(d["direction"]),
-        unit=str(d["unit"]),
-        sentence=str(d["sentence"]),
-        table=str(d["table"]),
-        categories=tuple(str(c) for c in d["categories"]),
-        passthrough=bool(d["passthrough"]),
-    )
-
-
-def _read_meta(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ModelError(f"{path.name} is missing", where=str(path.parent), hint=_HINT_BUILD)
+def _parse_meta(data: bytes, where: str) -> dict[str, Any]:
+    meta_where = f"{where}/{META_FILE}"
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        meta = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ModelError(
-            f"{path.name} is not valid JSON: {e}", where=str(path), hint=_HINT_BUILD
+            f"{META_FILE} is not valid JSON: {e}", where=meta_where, hint=_HINT_BUILD
         ) from e
     if not isinstance(meta, dict) or meta.get("format") != META_FORMAT:
-        raise ModelError(f"{path.name} is not a trustscore model description", where=str(path))
+        raise ModelError(f"{META_FILE} is not a trustscore model description", where=meta_where)
     version = meta.get("format_version")
     if version != META_VERSION:
         raise ModelError(
-            f"{path.name} has format version {version!r}; this trustscore reads {META_VERSION}",
-            where=str(path),
+            f"{META_FILE} has format version {version!r}; this trustscore reads {META_VERSION}",
+            where=meta_where,
             hint="rebuild the model with this version of trustscore",
         )
     return cast(dict[str, Any], meta)

@@ -7,11 +7,6 @@ caller passes in; nothing here prints.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from trustscore import __version__
-from trustscore.config import Config, from_dict
+from trustscore.config import Config
 from trustscore.errors import DataError, ModelError, UsageError
 from trustscore.features import (
     FeatureConfig,
@@ -31,25 +26,25 @@ from trustscore.features import (
     default_as_of,
 )
 from trustscore.features.spec import DIMENSIONS, Dimension, FeatureSpec
-from trustscore.folder import (
+from trustscore.ingest import Report, read_folder
+from trustscore.model_folder import (
     CONFIG_FILE,
     EVENTS_FILE,
     FEATURES_FILE,
-    MANIFEST_FILE,
+    META_FILE,
     METRICS_FILE,
+    MODEL_FILE,
     POINTS_FILE,
     SCORES_FILE,
-    read_json,
+    FolderWriter,
+    ModelFolder,
+    file_sha256,
 )
-from trustscore.ingest import Report, read_folder
 from trustscore.penalties import PenaltyPolicy, person_penalties
 from trustscore.tables import Tables
 
 Phase = Callable[[str], None]
 Rounds = Callable[[int, int], None]
-
-MODEL_FORMAT = "trustscore-model-folder"
-MODEL_FORMAT_VERSION = 1
 
 DIMENSION_COLUMNS = [d.value for d in DIMENSIONS]
 SCORE_COLUMNS = [
@@ -262,20 +257,12 @@ def _evaluate(y: np.ndarray[Any, Any], p: np.ndarray[Any, Any], bands: list[str]
     }
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _inputs(data_dir: Path | str, report: Report) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for t in report.tables:
         entry: dict[str, Any] = {"file": t.file, "rows": t.rows, "kept": t.kept}
         if str(data_dir) != "-":
-            entry["sha256"] = _sha256(Path(data_dir) / t.file)
+            entry["sha256"] = file_sha256(Path(data_dir) / t.file)
         out.append(entry)
     return out
 
@@ -284,37 +271,6 @@ def _versions() -> dict[str, str]:
     import xgboost
 
     return {"trustscore": __version__, "xgboost": xgboost.__version__, "polars": pl.__version__}
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", "utf-8")
-
-
-def _check_target(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} exists and is not a folder", hint="pick another --out")
-    if out.exists() and any(out.iterdir()) and not force:
-        raise UsageError(
-            f"{out} already holds a model",
-            hint="pass --force to replace it (it stays as it is if the build fails)",
-        )
-    if not out.parent.exists():
-        raise UsageError(f"no folder {str(out.parent)!r} to put the model in")
-
-
-def _replace_folder(tmp: Path, out: Path) -> None:
-    """Move the finished ``tmp`` to ``out``; an old ``out`` is removed only after."""
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-        try:
-            os.replace(tmp, out)
-        except BaseException:
-            os.replace(old, out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
 
 
 def build(
@@ -332,21 +288,53 @@ def build(
 ) -> BuildResult:
     """validate -> features -> train -> evaluate -> score everyone -> write the folder.
 
-    The folder is written whole or not at all: into a temporary folder beside
-    ``out``, renamed into place at the end; an existing ``out`` is replaced
-    only with ``force`` and survives any failure. ``fail_before_rename`` is a
-    test hook that fails just before the rename.
+    The folder is written whole or not at all (see :mod:`trustscore.model_folder`):
+    the place is checked and reserved before any work, an existing ``out`` is
+    replaced only when it is a model folder and ``force`` is given, and it
+    survives any failure. ``fail_before_rename`` is a test hook that fails just
+    before the swap.
     """
-    from trustscore.model import ModelParams, TrustModel, split_dev_holdout, split_es, to_matrix
-    from trustscore.scale import Scale, band_of
+    from trustscore.model import ModelParams
 
-    out = Path(out)
-    _check_target(out, force)
     try:
         params = ModelParams.from_dict(config.model)
     except ValueError as exc:
         raise UsageError(f"[model] {exc}", where="config") from None
     seed = config.build.seed if seed is None else seed
+    writer = FolderWriter(Path(out), force=force)
+    try:
+        return _build(
+            data_dir,
+            writer,
+            params,
+            config=config,
+            as_of=as_of,
+            seed=seed,
+            lenient=lenient,
+            phase=phase,
+            rounds=rounds,
+            fail_before_rename=fail_before_rename,
+        )
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _build(
+    data_dir: Path | str,
+    writer: FolderWriter,
+    params: Any,
+    *,
+    config: Config,
+    as_of: dt.date | None,
+    seed: int,
+    lenient: bool,
+    phase: Phase,
+    rounds: Rounds,
+    fail_before_rename: bool,
+) -> BuildResult:
+    from trustscore.model import TrustModel, split_dev_holdout, split_es, to_matrix
+    from trustscore.scale import Scale, band_of
 
     prepared = prepare(data_dir, config=config, as_of=as_of, lenient=lenient, phase=phase)
     result = prepared.features
@@ -400,39 +388,29 @@ def build(
         pl.Series("split", split.tolist(), dtype=pl.String),
         pl.Series("defaulted", y, dtype=pl.Float64).fill_nan(None).cast(pl.Int8),
     )
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a model folder is an ordinary one
-    try:
-        model.save(tmp)
-        scores.write_parquet(tmp / SCORES_FILE, statistics=True)
-        scored.points.write_parquet(tmp / POINTS_FILE, statistics=True)
-        result.frame.write_parquet(tmp / FEATURES_FILE, statistics=True)
-        result.events.write_parquet(tmp / EVENTS_FILE)
-        _write_json(tmp / METRICS_FILE, metrics)
-        _write_json(tmp / CONFIG_FILE, config.as_dict())
-        _write_json(
-            tmp / MANIFEST_FILE,
-            {
-                "format": MODEL_FORMAT,
-                "format_version": MODEL_FORMAT_VERSION,
-                "versions": _versions(),
-                "as_of": prepared.as_of.isoformat(),
-                "seed": seed,
-                "inputs": _inputs(data_dir, prepared.report),
-                "tables_missing": prepared.tables.missing(),
-                "notes": result.notes,
-                "protected": result.protected,
-                "dropped": {f"{f}:{r}": n for (f, r), n in prepared.report.drops.dropped.items()},
-            },
-        )
-        if fail_before_rename:
-            raise RuntimeError("injected failure before the rename (test hook)")
-        _replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    meta, booster = model.to_bytes()
+    writer.add(MODEL_FILE, booster)
+    writer.add(META_FILE, meta)
+    writer.add_parquet(SCORES_FILE, scores, statistics=True)
+    writer.add_parquet(POINTS_FILE, scored.points, statistics=True)
+    writer.add_parquet(FEATURES_FILE, result.frame, statistics=True)
+    writer.add_parquet(EVENTS_FILE, result.events)
+    writer.add_json(METRICS_FILE, metrics)
+    writer.add_json(CONFIG_FILE, config.as_dict())
+    if fail_before_rename:
+        raise RuntimeError("injected failure before the rename (test hook)")
+    out = writer.commit(
+        {
+            "versions": _versions(),
+            "as_of": prepared.as_of.isoformat(),
+            "seed": seed,
+            "inputs": _inputs(data_dir, prepared.report),
+            "tables_missing": prepared.tables.missing(),
+            "notes": result.notes,
+            "protected": result.protected,
+            "dropped": {f"{f}:{r}": n for (f, r), n in prepared.report.drops.dropped.items()},
+        }
+    )
     return BuildResult(
         out=out,
         as_of=prepared.as_of,
@@ -464,38 +442,6 @@ def _band_counts(bands: list[str], y: np.ndarray[Any, Any]) -> list[dict[str, An
 
 
 # ------------------------------------------------------------------ a saved model
-
-
-@dataclass
-class ModelFolder:
-    path: Path
-    manifest: dict[str, Any]
-    config: Config
-
-
-def open_folder(path: Path) -> ModelFolder:
-    """Check a model folder's manifest and config, without loading the booster."""
-    path = Path(path)
-    if not path.is_dir():
-        raise ModelError(
-            f"no model folder {str(path)!r}",
-            hint="build one with: trustscore build DATA_DIR --out " + str(path),
-        )
-    manifest = read_json(path / MANIFEST_FILE)
-    if manifest.get("format") != MODEL_FORMAT:
-        raise ModelError("this is not a trustscore model folder", where=str(path))
-    if manifest.get("format_version") != MODEL_FORMAT_VERSION:
-        raise ModelError(
-            f"the model folder is format {manifest.get('format_version')}, this trustscore "
-            f"reads {MODEL_FORMAT_VERSION}",
-            where=str(path),
-            hint="build the model again with this version",
-        )
-    try:
-        config = from_dict(read_json(path / CONFIG_FILE), str(path / CONFIG_FILE))
-    except UsageError as exc:
-        raise ModelError(f"config.json is not valid: {exc.message}", where=str(path)) from None
-    return ModelFolder(path, manifest, config)
 
 
 def _check_schema(model: Any, prepared: Prepared, folder: Path) -> None:
@@ -535,11 +481,24 @@ def score(
     phase: Phase = _quiet_phase,
 ) -> tuple[Scored, Prepared]:
     """Score everyone in ``data_dir`` with the model in ``model_dir``."""
-    from trustscore.model import TrustModel
-
-    folder = open_folder(model_dir)
     phase("loading the model")
-    model = TrustModel.load(folder.path)
+    folder = ModelFolder.open(model_dir)
+    return score_with(
+        folder, data_dir, as_of=as_of, lenient=lenient, feature_points=feature_points, phase=phase
+    )
+
+
+def score_with(
+    folder: ModelFolder,
+    data_dir: Path | str,
+    *,
+    as_of: dt.date | None = None,
+    lenient: bool = False,
+    feature_points: bool = False,
+    phase: Phase = _quiet_phase,
+) -> tuple[Scored, Prepared]:
+    """Score everyone in ``data_dir`` with an opened, verified model folder."""
+    model = folder.load_model()
     categories = {s.name: s.categories for s in model.specs if s.is_categorical}
     prepared = prepare(
         data_dir,

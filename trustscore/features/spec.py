@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Dimension(StrEnum):
@@ -69,3 +71,46 @@ _PREFIX = {
     Dimension.IDENTITY: "ID",
     Dimension.CONNECTIONS: "CO",
 }
+
+
+def spec_to_dict(spec: FeatureSpec) -> dict[str, object]:
+    """A spec as the model folder stores it (model_meta.json)."""
+    return {
+        "name": spec.name,
+        "dimension": spec.dimension.value,
+        "direction": spec.direction,
+        "unit": spec.unit,
+        "sentence": spec.sentence,
+        "table": spec.table,
+        "categories": list(spec.categories),
+        "passthrough": spec.passthrough,
+    }
+
+
+def spec_from_dict(d: Mapping[str, Any]) -> FeatureSpec:
+    """The inverse of :func:`spec_to_dict`; KeyError/TypeError/ValueError if malformed."""
+    direction = d["direction"]
+    if isinstance(direction, bool) or direction not in (-1, 0, 1):
+        raise ValueError(f"direction {direction!r} is not -1, 0 or 1")
+    categories = d["categories"]
+    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+        raise TypeError("categories must be a list of text")
+    for key in ("name", "unit", "sentence", "table"):
+        if not isinstance(d[key], str):
+            raise TypeError(f"{key} must be text")
+    return FeatureSpec(
+        name=d["name"],
+        dimension=Dimension(d["dimension"]),
+        direction=int(direction),
+        unit=d["unit"],
+        sentence=d["sentence"],
+        table=d["table"],
+        categories=tuple(categories),
+        passthrough=bool(d["passthrough"]),
+    )
+
+
+def specs_from_dicts(items: object) -> list[FeatureSpec]:
+    if not isinstance(items, list):
+        raise TypeError("specs must be a list")
+    return [spec_from_dict(d) for d in items]
