@@ -41,8 +41,19 @@ def test_overrides(tmp_path: Path) -> None:
         ("[scales]\n", "unknown key 'scales'"),
         ('[scale]\npdo = "forty"\n', "must be a number"),
         ('[features]\npassthrough_dimension = "mood"\n', "is not a dimension"),
-        ("[penalties]\nhalf_life_days = 0\n", "half_life_days must be > 0"),
+        ("[penalties]\nhalf_life_days = 0\n", "half_life_days = 0 is out of range"),
         ("[scale\n", "not valid TOML"),
+        # hostile values a TOML file can carry: wrong types, nan, inf, absurd sizes
+        ('[build]\nseed = "x"\n', "seed must be a whole number"),
+        ("[build]\nseed = -1\n", "seed = -1 is out of range"),
+        ("[scale]\nodds = inf\n", "odds = inf is out of range"),
+        ("[scale]\npdo = nan\n", "pdo = nan is out of range"),
+        ("[scale]\nlow = 1e308\nhigh = 1e309\n", "out of range"),
+        ("scale = 5\n", "[scale] must be a table"),
+        ("[features]\nprotected_words = 5\n", "protected_words must be a list"),
+        ('[features]\npassthrough_dimensions = "s"\n', "must be a table"),
+        ('[features]\ncounterfeit_in_model = "no"\n', "must be true or false"),
+        ('[features]\nmax_categories = "x"\n', "max_categories must be a whole number"),
     ],
 )
 def test_bad_config_is_a_usage_error(tmp_path: Path, text: str, words: str) -> None:
@@ -52,3 +63,22 @@ def test_bad_config_is_a_usage_error(tmp_path: Path, text: str, words: str) -> N
         load(path)
     assert words in str(info.value)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        ({"n_estimators": 1_000_000_000}, "n_estimators must be between"),
+        ({"max_bin": 10**9}, "max_bin must be between"),
+        ({"max_depth": 64}, "max_depth must be between"),
+        ({"learning_rate": float("nan")}, "learning_rate must be in"),
+        ({"nthread": 10**6}, "nthread must be between"),
+        ({"min_child_weight": float("inf")}, "min_child_weight must be between"),
+    ],
+)
+def test_model_settings_have_ranges(values: dict[str, object], words: str) -> None:
+    # a typo of 1e9 rounds must fail at once, not train for days
+    from trustscore.model import ModelParams
+
+    with pytest.raises(ValueError, match=words):
+        ModelParams.from_dict(values)

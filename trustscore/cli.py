@@ -379,7 +379,8 @@ def build(
     as_of: AsOfOpt = None,
     config: ConfigOpt = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Random seed (default: the config's).")
+        int | None,
+        typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed (default: the config's)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing model.")] = False,
     lenient: LenientOpt = False,

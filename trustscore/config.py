@@ -129,65 +129,127 @@ def _check_keys(section: str, data: dict[str, Any], allowed: set[str], where: st
             )
 
 
-def _num(section: str, key: str, value: Any, where: str) -> float:
+def _table(data: dict[str, Any], name: str, where: str, label: str = "") -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise UsageError(f"[{label or name}] must be a table of keys, not {value!r}", where=where)
+    return value
+
+
+def _num(
+    section: str,
+    key: str,
+    value: Any,
+    where: str,
+    *,
+    low: float = -1e12,
+    high: float = 1e12,
+) -> float:
+    """A finite number in [low, high]: the config is input, and input has ranges."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise UsageError(f"[{section}] {key} must be a number, not {value!r}", where=where)
+    if not (low <= float(value) <= high):  # also refuses nan and inf
+        raise UsageError(
+            f"[{section}] {key} = {value!r} is out of range", where=where, hint=f"{low:g}..{high:g}"
+        )
     return float(value)
 
 
-def from_dict(data: dict[str, Any], where: str = "config") -> Config:
-    _check_keys("top level", data, _SECTIONS, where)
-    scale_d = data.get("scale", {})
-    _check_keys("scale", scale_d, set(vars(ScaleConfig())), where)
-    scale = ScaleConfig(**{k: _num("scale", k, v, where) for k, v in scale_d.items()})
-    if scale.pdo <= 0 or scale.odds <= 0 or scale.low >= scale.high:
-        raise UsageError("[scale] needs pdo > 0, odds > 0 and low < high", where=where)
+def _int(section: str, key: str, value: Any, where: str, *, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"[{section}] {key} must be a whole number, not {value!r}", where=where)
+    if not low <= value <= high:
+        raise UsageError(
+            f"[{section}] {key} = {value} is out of range", where=where, hint=f"{low}..{high}"
+        )
+    return value
 
-    build_d = data.get("build", {})
+
+def _bool(section: str, key: str, value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise UsageError(f"[{section}] {key} must be true or false, not {value!r}", where=where)
+    return value
+
+
+def from_dict(data: dict[str, Any], where: str = "config") -> Config:
+    if not isinstance(data, dict):
+        raise UsageError("the config must be a table of sections", where=where)
+    _check_keys("top level", data, _SECTIONS, where)
+    scale_d = _table(data, "scale", where)
+    _check_keys("scale", scale_d, set(vars(ScaleConfig())), where)
+    bounds = {
+        "points": (0.0, 1e5),
+        "odds": (1e-6, 1e6),
+        "pdo": (0.01, 1e4),
+        "low": (0.0, 1e5),
+        "high": (0.0, 1e5),
+    }
+    scale = ScaleConfig(
+        **{
+            k: _num("scale", k, v, where, low=bounds[k][0], high=bounds[k][1])
+            for k, v in scale_d.items()
+        }
+    )
+    if scale.low >= scale.high:
+        raise UsageError("[scale] needs low < high", where=where)
+
+    build_d = _table(data, "build", where)
     _check_keys("build", build_d, {"holdout", "seed"}, where)
     holdout = _num("build", "holdout", build_d.get("holdout", 0.2), where)
     if not 0.05 <= holdout <= 0.5:
         raise UsageError("[build] holdout must be between 0.05 and 0.5", where=where)
-    build = BuildConfig(holdout=holdout, seed=int(build_d.get("seed", 0)))
+    seed = _int("build", "seed", build_d.get("seed", 0), where, low=0, high=2**32 - 1)
+    build = BuildConfig(holdout=holdout, seed=seed)
 
-    feat_d = data.get("features", {})
+    feat_d = _table(data, "features", where)
     _check_keys("features", feat_d, set(vars(FeaturesConfig())), where)
-    dims = {"passthrough_dimension": feat_d.get("passthrough_dimension", "identity")}
-    per_col = dict(feat_d.get("passthrough_dimensions", {}))
-    for name, dim in [*dims.items(), *per_col.items()]:
-        if dim not in _DIMENSIONS:
+    default_dim = feat_d.get("passthrough_dimension", "identity")
+    per_col = _table(feat_d, "passthrough_dimensions", where, "features.passthrough_dimensions")
+    for name, dim in [("passthrough_dimension", default_dim), *per_col.items()]:
+        if not isinstance(dim, str) or dim not in _DIMENSIONS:
             raise UsageError(
                 f"[features] {name} = {dim!r} is not a dimension",
                 where=where,
                 hint="one of " + ", ".join(_DIMENSIONS),
             )
+    words = feat_d.get("protected_words", list(DEFAULT_PROTECTED_WORDS))
+    if not isinstance(words, list | tuple) or not all(isinstance(w, str) for w in words):
+        raise UsageError("[features] protected_words must be a list of words", where=where)
     features = FeaturesConfig(
-        passthrough_dimension=dims["passthrough_dimension"],
-        passthrough_dimensions=per_col,
-        protected_words=tuple(
-            str(w).lower() for w in feat_d.get("protected_words", DEFAULT_PROTECTED_WORDS)
+        passthrough_dimension=default_dim,
+        passthrough_dimensions=dict(per_col),
+        protected_words=tuple(w.lower() for w in words),
+        counterfeit_in_model=_bool(
+            "features", "counterfeit_in_model", feat_d.get("counterfeit_in_model", False), where
         ),
-        counterfeit_in_model=bool(feat_d.get("counterfeit_in_model", False)),
-        max_categories=int(feat_d.get("max_categories", 30)),
+        max_categories=_int(
+            "features", "max_categories", feat_d.get("max_categories", 30), where, low=1, high=1000
+        ),
     )
 
-    pen_d = data.get("penalties", {})
+    pen_d = _table(data, "penalties", where)
     _check_keys("penalties", pen_d, {"half_life_days", "cap", *EVENT_TYPES}, where)
     default = PenaltyPolicy()
     try:
         penalties = PenaltyPolicy(
             points={
-                k: _num("penalties", k, pen_d.get(k, default.points[k]), where) for k in EVENT_TYPES
+                k: _num("penalties", k, pen_d.get(k, default.points[k]), where, high=1e5)
+                for k in EVENT_TYPES
             },
             half_life_days=_num(
-                "penalties", "half_life_days", pen_d.get("half_life_days", 365), where
+                "penalties",
+                "half_life_days",
+                pen_d.get("half_life_days", 365),
+                where,
+                low=1,
+                high=36500,
             ),
-            cap=_num("penalties", "cap", pen_d.get("cap", 300), where),
+            cap=_num("penalties", "cap", pen_d.get("cap", 300), where, high=1e5),
         )
     except ValueError as exc:
         raise UsageError(f"[penalties] {exc}", where=where) from None
 
-    model = dict(data.get("model", {}))
+    model = dict(_table(data, "model", where))
     return Config(scale=scale, model=model, build=build, features=features, penalties=penalties)
 
 

@@ -96,16 +96,21 @@ class ModelParams:
 
     def __post_init__(self) -> None:
         checks: list[tuple[bool, str]] = [
-            (self.max_depth >= 1, "max_depth must be at least 1"),
-            (self.learning_rate > 0, "learning_rate must be > 0"),
-            (self.n_estimators >= 1, "n_estimators must be at least 1"),
-            (self.early_stopping_rounds >= 0, "early_stopping_rounds must be >= 0 (0 = off)"),
-            (self.min_child_weight >= 0, "min_child_weight must be >= 0"),
+            # upper bounds too: a config is input, and a typo of 1e9 rounds or bins
+            # would run for days or take all memory instead of failing
+            (1 <= self.max_depth <= 12, "max_depth must be between 1 and 12"),
+            (0 < self.learning_rate <= 1, "learning_rate must be in (0, 1]"),
+            (1 <= self.n_estimators <= 100_000, "n_estimators must be between 1 and 100000"),
+            (
+                0 <= self.early_stopping_rounds <= 100_000,
+                "early_stopping_rounds must be between 0 (off) and 100000",
+            ),
+            (0 <= self.min_child_weight <= 1e9, "min_child_weight must be between 0 and 1e9"),
             (0 < self.subsample <= 1, "subsample must be in (0, 1]"),
             (0 < self.colsample_bytree <= 1, "colsample_bytree must be in (0, 1]"),
-            (self.reg_lambda >= 0, "reg_lambda must be >= 0"),
-            (self.max_bin >= 2, "max_bin must be at least 2"),
-            (self.nthread >= 0, "nthread must be >= 0 (0 = all cores)"),
+            (0 <= self.reg_lambda <= 1e9, "reg_lambda must be between 0 and 1e9"),
+            (2 <= self.max_bin <= 65_536, "max_bin must be between 2 and 65536"),
+            (0 <= self.nthread <= 1024, "nthread must be between 0 (all cores) and 1024"),
             (0 < self.es_fraction < 1, "es_fraction must be between 0 and 1"),
             (
                 self.additivity in get_args(Additivity),
