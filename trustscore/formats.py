@@ -15,11 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import polars as pl
 
 from trustscore.errors import UsageError
+from trustscore.safetext import json_safe
+
+if TYPE_CHECKING:
+    from polars.datatypes import DataTypeClass
 
 
 class Format(StrEnum):
@@ -41,25 +45,65 @@ def resolve(fmt: Format | None, output: Path | None, is_terminal: bool) -> Forma
     return fmt
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet may run as a formula when a cell starts with it (OWASP "CSV
+# injection": = + - @ tab CR), with the full-width forms some spreadsheets
+# also accept. ``-5`` in a text column (an id) is escaped too; numbers never.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_FORMULA_PATTERN = (
+    "^[" + "".join({"-": "\\-", "\t": "\\t", "\r": "\\r"}.get(c, c) for c in _FORMULA_START) + "]"
+)
+
+
+def _escape_expr(expr: pl.Expr, dtype: pl.DataType | DataTypeClass) -> pl.Expr | None:
+    """``expr`` with formula-like text quoted, or None when ``dtype`` holds no text.
+
+    Text is String, Categorical and Enum (both come out as String), and lists,
+    arrays and structs of them, however nested.
+    """
+    kind = dtype if isinstance(dtype, type) else type(dtype)
+    if issubclass(kind, pl.String | pl.Categorical | pl.Enum):
+        text = expr.cast(pl.String)
+        return pl.when(text.str.contains(_FORMULA_PATTERN)).then(pl.lit("'") + text).otherwise(text)
+    if isinstance(dtype, pl.List | pl.Array):  # an instance: its inner type is known
+        inner = _escape_expr(pl.element(), dtype.inner)
+        if inner is None:
+            return None
+        if isinstance(dtype, pl.List):
+            return expr.list.eval(inner)
+        return expr.arr.to_list().list.eval(inner).list.to_array(dtype.size)
+    if isinstance(dtype, pl.Struct):
+        fields = [(f.name, _escape_expr(expr.struct.field(f.name), f.dtype)) for f in dtype.fields]
+        if all(e is None for _, e in fields):
+            return None
+        return pl.struct(
+            (expr.struct.field(name) if e is None else e).alias(name) for name, e in fields
+        )
+    return None
 
 
 def escape_formulas(frame: pl.DataFrame) -> pl.DataFrame:
-    """Prefix text cells that a spreadsheet would run as a formula with a quote.
+    """Prefix text that a spreadsheet would run as a formula with a quote (``--safe-csv``).
 
-    Only text columns: a negative number is data, not a formula.
+    Every text-like column (``_escape_expr``) and the header names, which are
+    text cells of the file too. Number columns never: a negative number is
+    data, not a formula.
     """
-    text_cols = [n for n, t in frame.schema.items() if t in (pl.String, pl.Categorical)]
-    if not text_cols:
-        return frame
-    pattern = "^[" + "".join("\\" + c if c in "-+" else c for c in "=+-@") + "\t\r]"
-    return frame.with_columns(
-        pl.when(pl.col(c).cast(pl.String).str.contains(pattern))
-        .then(pl.lit("'") + pl.col(c).cast(pl.String))
-        .otherwise(pl.col(c).cast(pl.String))
-        .alias(c)
-        for c in text_cols
-    )
+    exprs = []
+    for name, dtype in frame.schema.items():
+        expr = _escape_expr(pl.col(name), dtype)
+        if expr is not None:
+            exprs.append(expr.alias(name))
+    out = frame.with_columns(exprs) if exprs else frame
+    taken = set(out.columns)
+    renamed: dict[str, str] = {}
+    for name in out.columns:
+        if name.startswith(_FORMULA_START):
+            safe = "'" + name
+            while safe in taken:  # a header that is already the quoted form of another
+                safe = "'" + safe
+            taken.add(safe)
+            renamed[name] = safe
+    return out.rename(renamed) if renamed else out
 
 
 def _jsonable(frame: pl.DataFrame) -> pl.DataFrame:
@@ -94,7 +138,11 @@ def write_frame(
 
 
 def write_json(obj: Any, stream: IO[bytes]) -> None:
-    stream.write(json.dumps(obj, indent=2, default=str, ensure_ascii=False).encode())
+    """``obj`` as indented JSON, non-ASCII text as itself except the characters
+    ``safetext`` deems unsafe (controls, bidi, separators), which are escaped:
+    a card printed to a terminal cannot act on it, and parses back the same."""
+    text = json.dumps(obj, indent=2, default=str, ensure_ascii=False)
+    stream.write(json_safe(text).encode())
     stream.write(b"\n")
 
 

@@ -2,6 +2,15 @@
 
 Output on a pipe never carries colour or box drawing: the CLI picks csv there,
 and these consoles honour NO_COLOR and non-terminals.
+
+Text is text (DESIGN 5): everything handed to rich here is a ``Text`` built by
+``as_text``, never a markup string, so an id like ``[link=...]P4[/link]`` or
+``[/oops]`` is shown as typed; and ``as_text`` runs ``safetext.safe_text``, so
+control and bidi characters are shown as ``\\x1b``-style escapes instead of
+acting on the terminal. The public printers take plain text: a caller never
+needs to (and cannot) escape or style what it passes in. The consoles made
+here also have markup and emoji codes switched off, a second line of defence
+for any string that slips through.
 """
 
 from __future__ import annotations
@@ -19,12 +28,16 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
+from trustscore.safetext import safe_text
+
 
 def stdout_console(width: int | None = None) -> Console:
     return Console(
         file=sys.stdout,
         no_color="NO_COLOR" in os.environ or None,
         highlight=False,
+        markup=False,
+        emoji=False,
         width=width,
     )
 
@@ -35,8 +48,27 @@ def stderr_console() -> Console:
         stderr=True,
         no_color="NO_COLOR" in os.environ or None,
         highlight=False,
+        markup=False,
+        emoji=False,
         soft_wrap=True,
     )
+
+
+def as_text(value: object, style: str = "") -> Text:
+    """Any value as rich ``Text``: shown as written, never parsed as markup,
+    unsafe characters made visible (``safetext.safe_text``). None is empty."""
+    return Text(safe_text(value), style=style)
+
+
+def _labelled(label: str, style: str, message: object) -> Text:
+    line = Text(label, style=style)
+    line.append_text(as_text(message))
+    return line
+
+
+def _add_row(table: Table, *cells: Text | str) -> None:
+    # every row of every table goes through here: a str cell is text, not markup
+    table.add_row(*(c if isinstance(c, Text) else as_text(c) for c in cells))
 
 
 def _cell(value: Any) -> str:
@@ -48,15 +80,25 @@ def _cell(value: Any) -> str:
 
 
 def frame_table(frame: pl.DataFrame, title: str | None = None, max_rows: int = 200) -> Table:
-    """A data frame as a rich table (the ``table`` format), numbers right-aligned."""
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    """A data frame as a rich table (the ``table`` format), numbers right-aligned.
+
+    Headers, cells and the title are text: no markup, unsafe characters escaped.
+    """
+    table = Table(
+        title=None if title is None else as_text(title),
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
     for name, dtype in frame.schema.items():
-        table.add_column(name, justify="right" if dtype.is_numeric() else "left", overflow="fold")
+        table.add_column(
+            as_text(name), justify="right" if dtype.is_numeric() else "left", overflow="fold"
+        )
     for row in frame.head(max_rows).iter_rows():
-        table.add_row(*(_cell(v) for v in row))
+        _add_row(table, *(_cell(v) for v in row))
     if frame.height > max_rows:
         more = frame.height - max_rows
-        table.caption = f"{more:,} more rows; use --format csv or --output FILE for all"
+        table.caption = as_text(f"{more:,} more rows; use --format csv or --output FILE for all")
     return table
 
 
@@ -64,19 +106,33 @@ def print_frame(frame: pl.DataFrame, title: str | None = None) -> None:
     stdout_console().print(frame_table(frame, title))
 
 
-def print_error(message: str, hint: str | None = None) -> None:
-    err = stderr_console()
-    err.print(Text.assemble(("error: ", "bold red"), message))
+def print_error(message: str, hint: str | None = None, console: Console | None = None) -> None:
+    """``error: message`` and ``hint: hint`` on stderr. Both are plain text, never
+    markup; they may quote the data (file names, columns, values, suggestions)."""
+    err = console or stderr_console()
+    err.print(_labelled("error: ", "bold red", message))
     if hint:
-        err.print(Text.assemble(("hint: ", "dim"), hint))
+        err.print(_labelled("hint: ", "dim", hint))
 
 
-def print_warning(message: str) -> None:
-    stderr_console().print(Text.assemble(("warning: ", "yellow"), message))
+def print_warning(message: str, console: Console | None = None) -> None:
+    """``warning: message`` on stderr; the message is plain text, never markup."""
+    (console or stderr_console()).print(_labelled("warning: ", "yellow", message))
 
 
-def print_note(message: str) -> None:
-    stderr_console().print(Text.assemble(("note: ", "cyan"), message))
+def print_note(message: str, console: Console | None = None) -> None:
+    """``note: message`` on stderr; the message is plain text, never markup."""
+    (console or stderr_console()).print(_labelled("note: ", "cyan", message))
+
+
+def print_traceback(console: Console | None = None) -> None:
+    """The exception being handled, as ``traceback`` prints it (``--debug``), each
+    line made safe: an exception's message may quote the data."""
+    import traceback
+
+    err = console or stderr_console()
+    for line in traceback.format_exc().splitlines():
+        err.print(as_text(line))
 
 
 @contextmanager
@@ -86,9 +142,9 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
         yield lambda task, done, total: None
         return
     progress = Progress(
-        TextColumn("{task.description:<14}"),
+        TextColumn("{task.description:<14}", markup=False),
         BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,}"),
+        TextColumn("{task.completed:,}/{task.total:,}", markup=False),
         TimeElapsedColumn(),
         console=stderr_console(),
         transient=False,
@@ -97,7 +153,7 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
 
     def update(task: str, done: int, total: int) -> None:
         if task not in tasks:
-            tasks[task] = progress.add_task(task, total=total)
+            tasks[task] = progress.add_task(safe_text(task), total=total)
         progress.update(tasks[task], completed=done, total=total)
 
     with progress:
@@ -115,10 +171,10 @@ def phases(enabled: bool) -> Iterator[tuple[Callable[[str], None], Callable[[int
         yield (lambda name: None), (lambda done, total: None)
         return
     progress = Progress(
-        SpinnerColumn(finished_text="[green]✓[/]"),
-        TextColumn("{task.description:<26}"),
+        SpinnerColumn(finished_text=Text("✓", style="green")),
+        TextColumn("{task.description:<26}", markup=False),
         BarColumn(bar_width=30),
-        TextColumn("{task.fields[counter]}"),
+        TextColumn("{task.fields[counter]}", markup=False),
         TimeElapsedColumn(),
         console=stderr_console(),
     )
@@ -128,7 +184,7 @@ def phases(enabled: bool) -> Iterator[tuple[Callable[[str], None], Callable[[int
         if current:
             task = current.pop()
             progress.update(task, total=1, completed=1)
-        current.append(progress.add_task(name, total=None, counter=""))
+        current.append(progress.add_task(safe_text(name), total=None, counter=""))
 
     def rounds(done: int, total: int) -> None:
         if current:
@@ -155,10 +211,12 @@ def build_summary(metrics: dict[str, Any], out: str, console: Console | None = N
     from trustscore.bands import BANDS
 
     console = console or stdout_console()
-    head = Table(box=box.SIMPLE_HEAD, show_edge=False, title="model quality", title_justify="left")
-    head.add_column("metric")
-    head.add_column("development", justify="right")
-    head.add_column("holdout", justify="right")
+    head = Table(
+        box=box.SIMPLE_HEAD, show_edge=False, title=Text("model quality"), title_justify="left"
+    )
+    head.add_column(Text("metric"))
+    head.add_column(Text("development"), justify="right")
+    head.add_column(Text("holdout"), justify="right")
     dev, hold = metrics["development"], metrics["holdout"]
     for key, label in (
         ("rows", "persons"),
@@ -169,8 +227,8 @@ def build_summary(metrics: dict[str, Any], out: str, console: Console | None = N
         ("brier", "Brier score"),
         ("log_loss", "log loss"),
     ):
-        head.add_row(label, _fmt(dev[key]), _fmt(hold[key]))
-    bands = Table(box=box.SIMPLE_HEAD, show_edge=False, title="scores", title_justify="left")
+        _add_row(head, label, _fmt(dev[key]), _fmt(hold[key]))
+    bands = Table(box=box.SIMPLE_HEAD, show_edge=False, title=Text("scores"), title_justify="left")
     for name, justify in (
         ("band", "left"),
         ("range", "left"),
@@ -178,12 +236,13 @@ def build_summary(metrics: dict[str, Any], out: str, console: Console | None = N
         ("share", "right"),
         ("bad rate", "right"),
     ):
-        bands.add_column(name, justify=justify)  # type: ignore[arg-type]
+        bands.add_column(Text(name), justify=justify)  # type: ignore[arg-type]
     total = max(1, sum(b["persons"] for b in metrics["score_bands"]))
     ranges = {b.name: f"{b.low}-{b.high}" for b in BANDS}
     for b in metrics["score_bands"]:
         rate = b["bad_rate"]
-        bands.add_row(
+        _add_row(
+            bands,
             b["band"],
             ranges.get(b["band"], ""),
             f"{b['persons']:,}",
@@ -191,8 +250,10 @@ def build_summary(metrics: dict[str, Any], out: str, console: Console | None = N
             "-" if rate is None else f"{rate:.1%}",
         )
     console.print(
-        f"model: {out}  (as of {metrics['as_of']}, {metrics['trees']} trees, "
-        f"{metrics['features']} features, {metrics['additivity']} additivity)"
+        as_text(
+            f"model: {out}  (as of {metrics['as_of']}, {metrics['trees']} trees, "
+            f"{metrics['features']} features, {metrics['additivity']} additivity)"
+        )
     )
     console.print(head)
     console.print(bands)
@@ -248,7 +309,12 @@ def _signed(points: float) -> str:
 
 
 class CardView:
-    """A score card that draws itself at the console's width (reads well at 60-100+)."""
+    """A score card that draws itself at the console's width (reads well at 60-100+).
+
+    Every string of the card (the person's id, reason sentences quoting their
+    values, shop ids, notes, the model path) is drawn as text, whatever the
+    console's markup setting.
+    """
 
     def __init__(self, card: Any) -> None:
         self.card = card
@@ -262,14 +328,12 @@ class CardView:
         narrow = inner < 76
         parts: list[Any] = []
 
-        head = Text()
-        head.append(c.person_id, style="bold")
-        parts.append(head)
+        parts.append(as_text(c.person_id, style="bold"))
         style = _BAND_STYLE.get(c.band, "")
         for i, line in enumerate(big_number(c.score)):
             t = Text("  " + line, style="bold " + style)
             if i == 1:
-                t.append(f"   {c.band}", style=style)
+                t.append_text(as_text(f"   {c.band}", style=style))
                 t.append(f" ({c.band_range[0]}-{c.band_range[1]})", style="dim")
             parts.append(t)
         parts.append(_scale_bar(c.score, c.scale_range[0], c.scale_range[1], inner - 10))
@@ -292,14 +356,14 @@ class CardView:
         dims.add_column(width=1)
         dims.add_column(justify="left", width=bar_w, no_wrap=True)
         dims.add_column(justify="right", width=7, no_wrap=True)
-        dims.add_row(Text("Dimensions", style="bold"), "", "", "", Text("points", style="dim"))
-        dims.add_row("average person (base)", "", "", "", f"{c.base_points:.1f}")
+        _add_row(dims, Text("Dimensions", style="bold"), "", "", "", Text("points", style="dim"))
+        _add_row(dims, "average person (base)", "", "", "", f"{c.base_points:.1f}")
         for d in c.dimensions:
             n = round(abs(d.points) / top * bar_w)
             neg = Text("█" * n, style="red") if d.points < 0 else Text("")
             pos = Text("█" * n, style="green") if d.points > 0 else Text("")
-            dims.add_row(d.title, neg, "│", pos, _signed(d.points))
-        dims.add_row(Text("model score", style="bold"), "", "", "", f"{c.model_score:.1f}")
+            _add_row(dims, d.title, neg, "│", pos, _signed(d.points))
+        _add_row(dims, Text("model score", style="bold"), "", "", "", f"{c.model_score:.1f}")
         parts.append(dims)
 
         def reasons(title: str, items: list[Any]) -> None:
@@ -315,7 +379,7 @@ class CardView:
             grid.add_column(justify="right", width=7, no_wrap=True)
             for r in items:
                 cells = [r.sentence, _signed(r.points)]
-                grid.add_row(*([r.code, *cells] if not narrow else cells))
+                _add_row(grid, *([r.code, *cells] if not narrow else cells))
             parts.append(grid)
 
         reasons("What lowers the score most", c.lowering)
@@ -331,27 +395,25 @@ class CardView:
             grid.add_column(justify="right", no_wrap=True)
             grid.add_column(justify="right", width=7, no_wrap=True)
             for p in c.penalties:
-                what = Text(p.text)
-                what.append(
-                    f" (latest {p.latest}" + (f", shop {p.merchant_id})" if p.merchant_id else ")"),
-                    style="dim",
-                )
-                grid.add_row(what, f"{p.count}x", f"{-p.points:+.1f}")
+                what = as_text(p.text)
+                shop = f", shop {p.merchant_id})" if p.merchant_id else ")"
+                what.append_text(as_text(f" (latest {p.latest}{shop}", style="dim"))
+                _add_row(grid, what, f"{p.count}x", f"{-p.points:+.1f}")
             parts.append(grid)
 
         parts.append(Text(""))
-        foot = Text(f"as of {c.as_of} · model {c.model}", style="dim")
+        foot = as_text(f"as of {c.as_of} · model {c.model}", style="dim")
         if c.source != "model folder":
-            foot.append(f" · computed from the {c.source}", style="dim")
+            foot.append_text(as_text(f" · computed from the {c.source}", style="dim"))
         parts.append(foot)
         for note in c.notes:
-            parts.append(Text(f"note: {note}", style="dim"))
+            parts.append(as_text(f"note: {note}", style="dim"))
 
         from rich.console import Group
 
         yield Panel(
             Group(*parts),
-            title="trustscore card",
+            title=Text("trustscore card"),
             title_align="left",
             width=width,
             box=box.ROUNDED,
