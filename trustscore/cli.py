@@ -11,7 +11,6 @@ import functools
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
@@ -58,7 +57,9 @@ OutputOpt = Annotated[
 SafeCsvOpt = Annotated[
     bool,
     typer.Option(
-        "--safe-csv", help="Prefix text cells starting with = + - @ with ' (spreadsheet-safe)."
+        "--safe-csv",
+        help="Prefix text cells and headers that start with = + - @, tab or CR "
+        "(or full-width = + - @) with ' (spreadsheet-safe).",
     ),
 ]
 LenientOpt = Annotated[
@@ -108,6 +109,12 @@ def _report(exc: TrustscoreError) -> None:
     render.print_error(str(exc), exc.hint)
 
 
+def _traceback() -> None:
+    from trustscore import render
+
+    render.print_traceback()  # escaped: an exception's message may quote the data
+
+
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn exceptions into one line on stderr and the documented exit code."""
 
@@ -117,7 +124,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except TrustscoreError as exc:
             if _state["debug"]:
-                traceback.print_exc(file=sys.stderr)
+                _traceback()
             _report(exc)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort):
@@ -131,7 +138,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             from trustscore.errors import ResourceError
 
             if _state["debug"]:
-                traceback.print_exc(file=sys.stderr)
+                _traceback()
             resource = ResourceError.from_os(exc)
             _report(resource)
             raise typer.Exit(resource.exit_code) from None
@@ -139,7 +146,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             from trustscore import render
 
             if _state["debug"]:
-                traceback.print_exc(file=sys.stderr)
+                _traceback()
             render.print_error(
                 f"unexpected {type(exc).__name__}: {exc}",
                 None if _state["debug"] else "run again with --debug for the traceback",
