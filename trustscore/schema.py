@@ -6,10 +6,16 @@ all read these declarations; nothing restates them by hand.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
 import polars as pl
+
+# Plausible ranges (DESIGN 1): what validate passes can never crash a later command.
+MAX_AMOUNT = 1e12  # amounts, incomes, and numeric passthrough columns in magnitude: below this
+FIRST_DATE = dt.date(1900, 1, 1)  # dates and timestamps from this day ...
+LAST_DATE = dt.date(2199, 12, 31)  # ... to this day, inclusive
 
 
 class Kind(StrEnum):
@@ -31,6 +37,7 @@ class Column:
     values: tuple[str, ...] = ()  # allowed values of a CHOICE column
     min_value: float | None = None  # FLOAT: lower bound
     min_exclusive: bool = False
+    max_value: float | None = None  # FLOAT: upper bound, exclusive
     references: tuple[str, str] | None = None  # (table, column) a value must exist in
     meaning: str = ""
 
@@ -42,17 +49,32 @@ class Column:
         """How the contract describes an allowed value, for error messages and docs."""
         if self.kind is Kind.CHOICE:
             return "one of " + ", ".join(self.values)
-        if self.kind is Kind.FLOAT and self.min_value is not None:
-            op = ">" if self.min_exclusive else ">="
-            return f"a number {op} {self.min_value:g}"
+        if self.kind is Kind.FLOAT:
+            bounds = []
+            if self.min_value is not None:
+                op = ">" if self.min_exclusive else ">="
+                bounds.append(f"{op} {_number(self.min_value)}")
+            if self.max_value is not None:
+                bounds.append(f"< {_number(self.max_value)}")
+            return "a number " + " and ".join(bounds) if bounds else "a number"
+        span = f"from {FIRST_DATE} to {LAST_DATE}"
         return {
             Kind.STRING: "text",
-            Kind.DATE: "a date YYYY-MM-DD",
-            Kind.TIMESTAMP: "an ISO 8601 timestamp like 2025-03-01T14:05:00 (offset or Z allowed)",
+            Kind.DATE: f"a date YYYY-MM-DD {span}",
+            Kind.TIMESTAMP: "an ISO 8601 timestamp like 2025-03-01T14:05:00 (offset or Z "
+            f"allowed) {span}",
             Kind.BOOL: "a boolean (true/false/1/0/yes/no)",
-            Kind.FLOAT: "a number",
             Kind.LABEL: "0 or 1 (empty = not yet known)",
         }[self.kind]
+
+
+def _number(x: float) -> str:
+    return f"{x:g}".replace("e+", "e")  # 1e12, not 1e+12
+
+
+def passthrough_number(name: str) -> Column:
+    """The contract of a passthrough column of consumers.csv that holds numbers."""
+    return Column(name, Kind.FLOAT, min_value=-MAX_AMOUNT, min_exclusive=True, max_value=MAX_AMOUNT)
 
 
 def dtype_of(col: Column) -> pl.DataType:
@@ -110,7 +132,9 @@ CONSUMERS = Table(
         Column("phone_verified", Kind.BOOL),
         Column("address_since", Kind.DATE, meaning="living at the current address since"),
         Column("employment", Kind.CHOICE, values=EMPLOYMENT),
-        Column("monthly_income", Kind.FLOAT, min_value=0.0, meaning="declared"),
+        Column(
+            "monthly_income", Kind.FLOAT, min_value=0.0, max_value=MAX_AMOUNT, meaning="declared"
+        ),
         Column(
             "defaulted",
             Kind.LABEL,
@@ -147,7 +171,14 @@ TRANSACTIONS = Table(
         Column("buyer_id", Kind.STRING, required=True, references=("consumers", "person_id")),
         Column("merchant_id", Kind.STRING, required=True, references=("merchants", "merchant_id")),
         Column("ts", Kind.TIMESTAMP, required=True),
-        Column("amount", Kind.FLOAT, required=True, min_value=0.0, min_exclusive=True),
+        Column(
+            "amount",
+            Kind.FLOAT,
+            required=True,
+            min_value=0.0,
+            min_exclusive=True,
+            max_value=MAX_AMOUNT,
+        ),
         Column("status", Kind.CHOICE, required=True, values=TXN_STATUS),
         Column("payment_method", Kind.CHOICE, values=PAYMENT_METHOD),
         Column("category", Kind.STRING),
