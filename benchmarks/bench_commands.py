@@ -5,6 +5,7 @@ alternative it is judged against.
     uv run python benchmarks/bench_commands.py build  --data DIR [--runs 3]
     uv run python benchmarks/bench_commands.py score  --data DIR --model DIR
     uv run python benchmarks/bench_commands.py card   --model DIR --person ID [--runs 11]
+        [--baseline TREE --baseline-model DIR]   (the same card from another checkout)
     uv run python benchmarks/bench_commands.py features --data DIR
 
 ``build`` and ``score`` time the real CLI end to end (stdout to /dev/null);
@@ -81,6 +82,8 @@ def main() -> None:
     ap.add_argument("--model", type=Path)
     ap.add_argument("--person", default="P0000001")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--baseline", type=Path, help="another checkout of trustscore to compare")
+    ap.add_argument("--baseline-model", type=Path, help="a model folder that checkout wrote")
     args = ap.parse_args()
     env = compile_bytecode()
     print(HEADER)
@@ -113,6 +116,16 @@ def main() -> None:
         cmd = [EXE, "card", args.person, "--model", str(args.model)]
         print(measure(f"trustscore card {args.person} (table)", cmd, runs, env))
         print(measure("... --format json", [*cmd, "-f", "json"], runs, env))
+        if args.baseline is not None:
+            import compileall
+
+            compileall.compile_dir(str(args.baseline / "trustscore"), quiet=1)
+            base_env = {**env, "PYTHONPATH": str(args.baseline)}
+            model = args.baseline_model or args.model
+            base = [PY, "-P", "-m", "trustscore", "card", args.person, "--model", str(model)]
+            print(measure(f"baseline {args.baseline.name}: card (table)", base, runs, base_env))
+            mine = [PY, "-P", "-m", "trustscore", *cmd[1:]]
+            print(measure("this checkout: python -m trustscore card (table)", mine, runs, env))
 
 
 if __name__ == "__main__":

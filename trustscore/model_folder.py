@@ -32,16 +32,19 @@ This module is kept free of numpy and xgboost so the card starts fast.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import datetime as dt
 import errno
 import hashlib
 import io
 import json
+import mmap
 import os
 import re
 import shutil
 import tempfile
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,23 +158,68 @@ def is_model_folder(path: Path) -> bool:
 # ------------------------------------------------------------------ reading
 
 
-def _read_at(dir_fd: int, name: str) -> bytes | None:
+_SMALL: Final = 1 << 20  # files below this are read into memory; larger ones are mapped
+_PROC_FD: Final = Path("/proc/self/fd")
+
+
+@dataclass
+class _File:
+    """One verified file: its bytes, or (large files on Linux) an open descriptor that
+    Polars reads through ``/proc/self/fd/N``: the very file that was hashed, even if
+    a build swaps the folder or deletes it meanwhile, without copying it in memory."""
+
+    data: bytes | None
+    fd: int | None = None
+
+    def source(self) -> bytes | str:
+        return self.data if self.data is not None else f"{_PROC_FD}/{self.fd}"
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.fd is not None
+        return os.pread(self.fd, os.fstat(self.fd).st_size, 0)
+
+
+def _verify_at(dir_fd: int, name: str, sha256: str) -> tuple[_File | None, bool]:
+    """(the file, whether its SHA-256 is ``sha256``); (None, False) if it is missing."""
     try:
         fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
     except FileNotFoundError:
-        return None
-    with os.fdopen(fd, "rb") as fh:
-        return fh.read()
+        return None, False
+    try:
+        size = os.fstat(fd).st_size
+        if size < _SMALL or not _PROC_FD.is_dir():
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                data = fh.read()
+            return _File(data), _sha256(data) == sha256
+        with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
+            ok = hashlib.sha256(mapped).hexdigest() == sha256
+        kept, fd = fd, -1
+        return _File(None, kept), ok
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 @dataclass
 class ModelFolder:
-    """A model folder read whole and verified: its manifest and every file's bytes."""
+    """A model folder read whole and verified: its manifest and every file it lists."""
 
     path: Path
     manifest: dict[str, Any]
-    files: dict[str, bytes] = field(repr=False)
+    files: dict[str, _File] = field(repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        fds = [f.fd for f in self.files.values() if f.fd is not None]
+        weakref.finalize(self, _close_all, fds)
 
     @classmethod
     def open(cls, path: Path | str) -> ModelFolder:
@@ -213,7 +261,13 @@ class ModelFolder:
                 except OSError:
                     return True
 
-            data = _read_at(dir_fd, MANIFEST_FILE)
+            try:
+                manifest_fd = os.open(MANIFEST_FILE, os.O_RDONLY, dir_fd=dir_fd)
+            except FileNotFoundError:
+                data = None
+            else:
+                with os.fdopen(manifest_fd, "rb") as fh:
+                    data = fh.read()
             if data is None:
                 if raced():
                     raise _Raced
@@ -241,17 +295,17 @@ class ModelFolder:
                     )
             names = [n for n in listed if n in FILES]
 
-            def read(name: str) -> tuple[str, bytes | None, bool]:
-                got = _read_at(dir_fd, name)
-                ok = got is not None and _sha256(got) == listed[name]["sha256"]
-                return name, got, ok
+            def read(name: str) -> tuple[str, _File | None, bool]:
+                return name, *_verify_at(dir_fd, name, listed[name]["sha256"])
 
             # hashlib lets go of the GIL on large buffers: two files at a time
             with ThreadPoolExecutor(max_workers=2) as pool:
                 results = list(pool.map(read, names))
-            files: dict[str, bytes] = {}
+            files: dict[str, _File] = {}
+            opened = [f.fd for _, f, _ in results if f is not None and f.fd is not None]
             for name, got, ok in results:
                 if not ok:
+                    _close_all(opened)
                     if raced():
                         raise _Raced
                     if got is None:
@@ -299,7 +353,7 @@ class ModelFolder:
 
     def json(self, name: str) -> dict[str, Any]:
         try:
-            data = json.loads(self.files[name].decode("utf-8"))
+            data = json.loads(self.files[name].read().decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise self._bad(f"{name} is corrupt: {exc}") from None
         if not isinstance(data, dict):
@@ -335,13 +389,13 @@ class ModelFolder:
         from trustscore.model import TrustModel
 
         return TrustModel.from_bytes(
-            self.files[META_FILE], self.files[MODEL_FILE], where=str(self.path)
+            self.files[META_FILE].read(), self.files[MODEL_FILE].read(), where=str(self.path)
         )
 
     def frame(self, name: str, person_id: str | None = None) -> pl.DataFrame:
         """A Parquet file of the folder, or only ``person_id``'s rows of it."""
         try:
-            lf = pl.scan_parquet(self.files[name])
+            lf = pl.scan_parquet(self.files[name].source())
             if person_id is not None:
                 lf = lf.filter(pl.col("person_id") == person_id)
             return lf.collect()
@@ -353,7 +407,7 @@ class ModelFolder:
         return frame.row(0, named=True) if frame.height else None
 
     def person_ids(self) -> pl.LazyFrame:
-        return pl.scan_parquet(self.files[SCORES_FILE]).select("person_id")
+        return pl.scan_parquet(self.files[SCORES_FILE].source()).select("person_id")
 
 
 class _Raced(Exception):
