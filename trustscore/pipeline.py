@@ -89,6 +89,19 @@ def feature_config(config: Config) -> FeatureConfig:
     )
 
 
+def _check_as_of(as_of: dt.date | None) -> None:
+    """The as-of date lives in the contract's range of dates (the day after the
+    last one included), so no date arithmetic after it can overflow."""
+    from trustscore.schema import FIRST_DATE, LAST_DATE
+
+    last = LAST_DATE + dt.timedelta(days=1)
+    if as_of is not None and not FIRST_DATE <= as_of <= last:
+        raise UsageError(
+            f"--as-of {as_of.isoformat()} is outside the dates the contract allows",
+            hint=f"give a date from {FIRST_DATE.isoformat()} to {last.isoformat()}",
+        )
+
+
 def prepare(
     data_dir: Path | str,
     *,
@@ -99,6 +112,7 @@ def prepare(
     phase: Phase = _quiet_phase,
 ) -> Prepared:
     """Read and check the folder, then compute every person's features as of ``as_of``."""
+    _check_as_of(as_of)
     phase("reading and validating")
     tables, report = read_folder(data_dir, lenient=lenient)
     if as_of is None:

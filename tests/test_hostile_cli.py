@@ -1,0 +1,50 @@
+"""Hostile command lines: dates and numbers at and past the contract's ends give
+a usage error (exit 2) in one line, never a crash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from trustscore.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01", "1899-12-31", "2200-01-02", "9999-12-31"])
+@pytest.mark.parametrize("command", ["features", "build", "score"])
+def test_as_of_outside_the_contract(
+    command: str, as_of: str, make_folder: object, tmp_path: Path
+) -> None:
+    folder = make_folder()  # type: ignore[operator]
+    args = {
+        "features": ["features", str(folder)],
+        "build": ["build", str(folder), "--out", str(tmp_path / "m")],
+        "score": ["score", str(folder), "--model", str(tmp_path / "none")],
+    }[command]
+    result = runner.invoke(app, [*args, "--as-of", as_of])
+    expected = 5 if command == "score" else 2  # score looks for its model first
+    assert result.exit_code == expected, result.stderr
+    assert "Traceback" not in result.stderr
+    if expected == 2:
+        assert "outside the dates the contract allows" in result.stderr
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("as_of", ["1900-01-01", "2200-01-01"])
+def test_as_of_at_the_contract_ends(as_of: str, make_folder: object) -> None:
+    folder = make_folder()  # type: ignore[operator]
+    result = runner.invoke(app, ["features", str(folder), "--as-of", as_of, "-f", "csv"])
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "1e3", "x"])
+def test_seed_outside_its_range(seed: str, make_folder: object, tmp_path: Path) -> None:
+    folder = make_folder()  # type: ignore[operator]
+    result = runner.invoke(
+        app, ["build", str(folder), "--out", str(tmp_path / "m"), "--seed", seed]
+    )
+    assert result.exit_code == 2
+    assert not (tmp_path / "m").exists()
