@@ -391,3 +391,23 @@ def test_readers_during_rebuilds_see_one_whole_model(
     assert failures == []
     assert reads > 10
     assert len(seen) >= 2  # the readers did see the swaps happen
+
+
+def test_read_only_place_fails_before_the_work(
+    small_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # root ignores permission bits, so the refusal of a read-only file system is
+    # simulated where the build first touches the place: reserving its folder
+    import tempfile
+
+    phases: list[str] = []
+
+    def refuse(*args: object, **kwargs: object) -> str:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(tmp_path))
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    with pytest.raises(Exception) as info:
+        build(small_data, tmp_path / "m", config=Config(), phase=phases.append)
+    assert getattr(info.value, "exit_code", None) == 7
+    assert "Read-only file system" in str(info.value)
+    assert phases == []  # refused before reading a single row
