@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args, get_type_hints
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args, get_type_hints
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +41,7 @@ from trustscore.features.spec import (
     spec_to_dict,
     specs_from_dicts,
 )
-from trustscore.model_folder import META_FILE, MODEL_FILE
+from trustscore.model_folder import META_FILE, MODEL_FILE, read_document
 from trustscore.scale import Scale
 
 if TYPE_CHECKING:
@@ -734,20 +734,4 @@ def _progress_callback(xgb_: ModuleType, report: Progress, total: int) -> Any:
 
 
 def _parse_meta(data: bytes, where: str) -> dict[str, Any]:
-    meta_where = f"{where}/{META_FILE}"
-    try:
-        meta = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelError(
-            f"{META_FILE} is not valid JSON: {e}", where=meta_where, hint=_HINT_BUILD
-        ) from e
-    if not isinstance(meta, dict) or meta.get("format") != META_FORMAT:
-        raise ModelError(f"{META_FILE} is not a trustscore model description", where=meta_where)
-    version = meta.get("format_version")
-    if version != META_VERSION:
-        raise ModelError(
-            f"{META_FILE} has format version {version!r}; this trustscore reads {META_VERSION}",
-            where=meta_where,
-            hint="rebuild the model with this version of trustscore",
-        )
-    return cast(dict[str, Any], meta)
+    return read_document(data, META_FILE, META_FORMAT, META_VERSION, f"{where}/{META_FILE}")

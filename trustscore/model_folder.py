@@ -109,23 +109,29 @@ def seal(manifest: dict[str, Any]) -> bytes:
     return text.replace(f'"{_SEAL_BLANK}"', f'"{digest}"', 1).encode("utf-8")
 
 
-def unseal(data: bytes, where: str) -> dict[str, Any]:
-    """The manifest in ``data`` if its seal holds; ModelError (exit 5) otherwise."""
+def read_document(data: bytes, name: str, kind: str, version: int, where: str) -> dict[str, Any]:
+    """A JSON object of the folder that names its ``format`` and ``format_version``;
+    ModelError (exit 5) if it is not valid JSON, not of this kind or another version."""
     try:
-        manifest = json.loads(data.decode("utf-8"))
+        doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{name} is corrupt: {exc}", where=where, hint=_HINT_BUILD) from None
+    if not isinstance(doc, dict) or doc.get("format") != kind:
         raise ModelError(
-            f"manifest.json is corrupt: {exc}", where=where, hint=_HINT_BUILD
-        ) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ModelError("this is not a trustscore model folder", where=where, hint=_HINT_BUILD)
-    if manifest.get("format_version") != FORMAT_VERSION:
+            f"{name} is not what a trustscore model folder holds", where=where, hint=_HINT_BUILD
+        )
+    if doc.get("format_version") != version:
         raise ModelError(
-            f"the model folder is format {manifest.get('format_version')!r}; this trustscore "
-            f"reads format {FORMAT_VERSION}",
+            f"{name} is format {doc.get('format_version')!r}; this trustscore reads {version}",
             where=where,
             hint="build the model again with this version of trustscore",
         )
+    return doc
+
+
+def unseal(data: bytes, where: str) -> dict[str, Any]:
+    """The manifest in ``data`` if its seal holds; ModelError (exit 5) otherwise."""
+    manifest = read_document(data, MANIFEST_FILE, FORMAT, FORMAT_VERSION, where)
     recorded = manifest.get(_SEAL_KEY)
     text = data.decode("utf-8")
     if not isinstance(recorded, str) or not re.fullmatch(r"[0-9a-f]{64}", recorded):
@@ -439,6 +445,17 @@ RENAME_NOREPLACE: Final = 1
 RENAME_EXCHANGE: Final = 2
 
 
+def _write_durably(path: Path, data: bytes) -> None:
+    """Write, flush and fsync: a file of the folder is on disk before the swap."""
+    try:
+        with path.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise ResourceError.from_os(exc, path) from None
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -566,14 +583,7 @@ class FolderWriter:
         """One file of the folder, as bytes: written, flushed to disk, hashed."""
         if name not in FILES:
             raise ValueError(f"{name} is not a file of the model folder")
-        path = self.tmp / name
-        try:
-            with path.open("wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            raise ResourceError.from_os(exc, path) from None
+        _write_durably(self.tmp / name, data)
         self.files[name] = {"sha256": _sha256(data), "bytes": len(data)}
         self._hook(f"after:{name}")
 
@@ -594,16 +604,12 @@ class FolderWriter:
         body = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest}
         body["files"] = dict(sorted(self.files.items()))
         data = seal(body)
-        path = self.tmp / MANIFEST_FILE
+        _write_durably(self.tmp / MANIFEST_FILE, data)
         try:
-            with path.open("wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
             (self.tmp / _PARTIAL).unlink()
             _fsync_dir(self.tmp)
         except OSError as exc:
-            raise ResourceError.from_os(exc, path) from None
+            raise ResourceError.from_os(exc, self.tmp) from None
         self._hook("before-swap")
         try:
             self._swap()
