@@ -1,16 +1,42 @@
 """Read a data folder into typed Polars frames, checking every rule of the contract.
 
-Each CSV is scanned twice, cheaply: once as raw lines (to find ragged rows and
+A CSV is read in pieces of about ``CHUNK_BYTES`` that each end at a record
+boundary, so memory stays bounded whatever the file's size. Each piece is
+scanned twice, cheaply: once as raw lines (to find ragged rows, blank lines and
 bytes that are not UTF-8, which a CSV parser would silently paper over) and
 once through Polars' CSV reader with every column as text, parsed to the
-contract's types in the same lazy query. Nothing is inferred. Line numbers are
-the file's own (header = line 1); a quoted field that spans lines is not
-supported and shows up as a ragged row.
+contract's types in the same lazy query. Nothing is inferred.
+
+Quotes follow RFC 4180: a field that starts with ``"`` runs to the matching
+``"`` and may hold commas, doubled quotes and line breaks. A piece with no
+quote at all (the common case) or whose every line is a whole record goes to
+Polars as it is. Otherwise the lines that are not (a field spanning lines, a
+stray quote) are tokenized here and spliced back in canonical form, so that
+Polars reads them right, and a record-to-line mapping keeps every line number
+the file's own. Decisions, where the RFC is silent:
+
+- a quote that does not start a field is text: ``TV 55" screen`` is read as
+  written, as Python's csv module and spreadsheets read it; text after a
+  closing quote is kept too (``"ab"c`` is ``abc``);
+- a quote that opens a field and is never closed is a problem naming the line
+  where it opened, and stops the command even with ``--lenient``, since
+  everything after it would be one field;
+- blank lines (empty or only whitespace) are skipped: not rows, not problems;
+- line ends are ``\\n`` or ``\\r\\n``; a file with CR alone (classic Mac) is
+  refused with a message that says so rather than guessed at.
+
+Line numbers are the file's own: the header is line 1, and a record that spans
+lines is known by its first. Each row of a table carries its line (``_ROW``),
+so that every problem, whichever check finds it, names the right one.
+``--lenient`` drops rows, never tables or columns: a broken header or a file
+that is not CSV text stops every command.
 """
 
 from __future__ import annotations
 
-import csv
+import datetime as dt
+import io
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,13 +46,41 @@ from typing import BinaryIO
 import polars as pl
 
 from trustscore.errors import DataError, DropReport, Problem
-from trustscore.schema import FALSE_WORDS, TABLES, TRUE_WORDS, Column, Kind, Table
+from trustscore.schema import (
+    FALSE_WORDS,
+    FIRST_DATE,
+    LAST_DATE,
+    TABLES,
+    TRUE_WORDS,
+    Column,
+    Kind,
+    Table,
+    passthrough_number,
+)
 from trustscore.tables import Tables
 
 MAX_SHOWN = 20  # problems kept per file; the rest are only counted
-_ROW = "__row"  # 0-based data row index: line = row + 2
-_OVERFLOW = "__overflow"  # catches the fields of a row longer than the header
+# Internal column names start with a NUL, which no header may hold (names with
+# control characters are refused), so that no column of a file can clash with them.
+_ROW = "\x00row"  # a row's line in its file (header = line 1): how every check names it
+_IDX = "\x00idx"  # a record's index in a piece
+_OVERFLOW = "\x00overflow"  # catches the fields of a row longer than the header
 STDIN = "-"
+
+CHUNK_BYTES = 1 << 27  # CSV text parsed at a time: bounds memory whatever the file's size
+MAX_RECORD_BYTES = 1 << 27  # a record longer than this is taken for a quote never closed
+_SNIFF_BYTES = 1 << 16  # what is looked at to tell CSV text from other files
+
+_PROBLEM_SCHEMA = pl.Schema(
+    {
+        _ROW: pl.Int64(),
+        "ord": pl.Int64(),  # within a line: the row's own problem first, then by column
+        "column": pl.String(),
+        "value": pl.String(),
+        "expected": pl.String(),
+        "rule": pl.String(),
+    }
+)
 
 
 @dataclass
@@ -47,23 +101,40 @@ class Report:
     counts: dict[str, int] = field(default_factory=dict)  # all problems per file
     notes: list[str] = field(default_factory=list)
     drops: DropReport = field(default_factory=DropReport)
+    # a problem no dropped row can mend (a header, a file that is not CSV text):
+    # it stops the command even under --lenient
+    fatal: bool = False
 
     @property
     def total_problems(self) -> int:
         return sum(self.counts.values())
 
-    def add(self, problem: Problem) -> None:
+    def add(self, problem: Problem, *, fatal: bool = False) -> None:
         n = self.counts.get(problem.file, 0)
         self.counts[problem.file] = n + 1
         if n < MAX_SHOWN:
             self.problems.append(problem)
+        self.fatal = self.fatal or fatal
+
+    def extend(self, file: str, problems: pl.DataFrame) -> None:
+        """Many problems of one file, as rows of ``_PROBLEM_SCHEMA``, in order."""
+        n = self.counts.get(file, 0)
+        room = max(MAX_SHOWN - n, 0)
+        for line, _, column, value, expected, rule in problems.head(room).iter_rows():
+            self.problems.append(Problem(file, line, column, value, expected, rule))
+        self.counts[file] = n + problems.height
 
     def error(self) -> DataError:
         n = self.total_problems
         files = ", ".join(f"{f}: {c}" for f, c in self.counts.items() if c)
+        hint = (
+            "fix the files named above: --lenient drops bad rows, never a whole table or column"
+            if self.fatal
+            else "fix the rows named above, or pass --lenient to drop them and go on"
+        )
         exc = DataError(
             f"{n} problem{'s' if n != 1 else ''} in the input data ({files})",
-            hint="fix the rows named above, or pass --lenient to drop them and go on",
+            hint=hint,
             problems=list(self.problems),
             counts=dict(self.counts),
         )
@@ -71,68 +142,288 @@ class Report:
         return exc
 
 
-# ---------------------------------------------------------------- raw lines
+class _Fatal(Exception):
+    """A file that cannot be read as a table at all; carries the one problem."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem.describe())
+        self.problem = problem
 
 
-def _raw_line_problems(body: bytes, ncols: int, offset: int) -> pl.DataFrame:
-    """Rows of a chunk of data lines whose field count differs from the header's,
-    or that are not UTF-8, or blank. Columns: row (``offset`` + line in the
-    chunk), fields, not_utf8, blank; offending rows only."""
-    line = pl.col("line")
-    quoted = line.str.replace_all(r'"(?:[^"]|"")*"', "")
-    fields = (
-        pl.when(line.str.contains('"', literal=True))
-        .then(quoted.str.count_matches(",", literal=True))
-        .otherwise(line.str.count_matches(",", literal=True))
-        + 1
-    )
-    scan = pl.scan_csv(
-        body,
-        has_header=False,
-        separator="\x1f",
-        quote_char=None,
-        schema={"line": pl.String},
-        truncate_ragged_lines=True,
-        encoding="utf8-lossy",
-        row_index_name=_ROW,
-        row_index_offset=offset,
-        empty_string_is_null=False,
-        raise_if_empty=False,
-    )
+# ---------------------------------------------------------------- what the file is
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "CSV text, not gzip-compressed data: decompress it first (gunzip)"),
+    (b"PK\x03\x04", "CSV text, not a zip archive or .xlsx workbook: unzip it or export CSV"),
+    (b"BZh", "CSV text, not bzip2-compressed data: decompress it first (bunzip2)"),
+    (b"\xfd7zXZ\x00", "CSV text, not xz-compressed data: decompress it first (unxz)"),
+    (b"\x28\xb5\x2f\xfd", "CSV text, not zstd-compressed data: decompress it first (unzstd)"),
+    (b"PAR1", "CSV text, not a Parquet file: export it as CSV"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "CSV text, not an Excel .xls workbook: export CSV"),
+    (b"%PDF-", "CSV text, not a PDF document"),
+    (b"SQLite format 3\x00", "CSV text, not an SQLite database: export a table as CSV"),
+    (b"\xff\xfe\x00\x00", "CSV text in UTF-8, not UTF-32: save it as UTF-8"),
+    (b"\x00\x00\xfe\xff", "CSV text in UTF-8, not UTF-32: save it as UTF-8"),
+    (b"\xff\xfe", "CSV text in UTF-8, not UTF-16: save it as UTF-8"),
+    (b"\xfe\xff", "CSV text in UTF-8, not UTF-16: save it as UTF-8"),
+)
+_BZIP2 = re.compile(rb"BZh[1-9]1AY&SY")
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_CONTROL_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _sniff(sample: bytes) -> str | None:
+    """What a file's first bytes say it is, when that is not CSV text in UTF-8:
+    the expectation a problem states, with what to do. None when it looks like text."""
+    for magic, what in _MAGIC:
+        if sample.startswith(magic) and (magic != b"BZh" or _BZIP2.match(sample)):
+            return what
+    if b"\x00" in sample:
+        if not sample.strip(b"\x00"):
+            return "CSV text, not NUL bytes only (a file never written out?)"
+        even, odd = sample[0::2], sample[1::2]
+        for zeros, other in ((odd, even), (even, odd)):  # UTF-16 without a BOM
+            if zeros.count(0) > 0.3 * len(zeros) and other.count(0) < 0.05 * len(other):
+                return "CSV text in UTF-8, not UTF-16: save it as UTF-8"
+        return "CSV text, not binary data (it holds NUL bytes)"
+    if len(_CONTROL.findall(sample)) > 0.05 * len(sample):
+        return "CSV text, not binary data"
+    text = sample.decode("utf-8", errors="replace")
+    if text.count("\ufffd") > 0.1 * len(text):
+        return "CSV text in UTF-8, not another encoding (Latin-1, Windows-125x?): save it as UTF-8"
+    return None
+
+
+def _shown(name: str) -> str:
+    """A name from a file, safe to print: control characters spelled out."""
+    return repr(name)[1:-1] if _CONTROL_TEXT.search(name) else name
+
+
+# ---------------------------------------------------------------- records
+
+# one field and no more: quoted (possessive, so a field never closed fails
+# rather than backtracking into a shorter one), then any text up to the next
+# comma; or unquoted, quotes inside it being text
+_FIELD = re.compile(rb'"((?:[^"]|"")*+)"([^,\n]*)|([^,\n]*)')
+# a line that is a whole record Polars reads as RFC 4180 has it: every field
+# either free of quotes or quoted from its first character to its last
+_WHOLE_LINE = r'^(?:"(?:[^"]|"")*"|[^",]*)(?:,(?:"(?:[^"]|"")*"|[^",]*))*\r?$'
+
+
+@dataclass
+class _Record:
+    fields: list[bytes | None]  # None = empty and unquoted (Polars reads it as null)
+    end: int  # offset just past its line end
+    open_quote: int = -1  # offset of a quote opened in it and never closed, else -1
+
+
+def _record(data: bytes, start: int) -> _Record:
+    """The record at offset ``start`` of ``data`` (the start of a line)."""
+    fields: list[bytes | None] = []
+    pos, n = start, len(data)
+    while True:
+        m = _FIELD.match(data, pos)
+        assert m is not None  # the unquoted branch matches anything, even nothing
+        quoted, after, plain = m.group(1, 2, 3)
+        end = m.end()
+        last = end >= n or data[end] == 0x0A
+        if quoted is not None:
+            if last and after.endswith(b"\r"):
+                after = after[:-1]
+            fields.append(quoted.replace(b'""', b'"') + after)
+        elif plain.startswith(b'"'):
+            return _Record(fields, n, open_quote=pos)
+        else:
+            if last and plain.endswith(b"\r"):
+                plain = plain[:-1]
+            fields.append(plain or None)
+        if last:
+            return _Record(fields, min(end + 1, n))
+        pos = end + 1
+
+
+def _canonical(fields: list[bytes | None]) -> bytes:
+    """A record as Polars reads it back field for field, on one record."""
+    return b",".join(b"" if f is None else b'"' + f.replace(b'"', b'""') + b'"' for f in fields)
+
+
+@dataclass
+class _Piece:
+    """Whole records of a file, ready for Polars, and what the raw pass found in them."""
+
+    body: bytes
+    quoted: bool  # the body holds a quote
+    line: int  # the file's line of the body's first line
+    # record index -> line: line + index + shift, the shift growing after each
+    # record that spans lines; None when every record is one line
+    breaks: tuple[pl.Series, pl.Series] | None
+    raw: pl.DataFrame  # offending records: _ROW, fields, not_utf8, blank
+
+
+def _raw_lines(body: bytes, ncols: int, line: int, quoted: bool) -> pl.DataFrame:
+    """Lines of a piece that are blank, not UTF-8, of another field count than the
+    header, or (``quoted``) not a whole record by themselves. Columns: _ROW (the
+    file's line), fields, not_utf8, blank, partial; offending lines only."""
+    text = pl.col("line")
+    if quoted:
+        fields = text.str.replace_all(r'"(?:[^"]|"")*"', "").str.count_matches(",", literal=True)
+        partial = ~text.str.contains(_WHOLE_LINE).fill_null(True)
+    else:
+        fields = text.str.count_matches(",", literal=True)
+        partial = pl.lit(False)
+    if b"\x1f" in body:  # the separator below would cut such a line: split it here
+        lines = body.decode("utf-8", errors="replace").split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        scan = pl.LazyFrame(
+            {"line": [s.removesuffix("\r") for s in lines]}, schema={"line": pl.String}
+        ).with_row_index(_ROW, offset=line)
+    else:
+        scan = pl.scan_csv(
+            body,
+            has_header=False,
+            separator="\x1f",
+            quote_char=None,
+            schema={"line": pl.String},
+            truncate_ragged_lines=True,
+            encoding="utf8-lossy",
+            row_index_name=_ROW,
+            row_index_offset=line,
+            empty_string_is_null=False,
+            raise_if_empty=False,
+        )
+    blank = text.is_null() | ~text.str.contains(r"\S")
     return (
         scan.select(
             pl.col(_ROW).cast(pl.Int64),
-            fields.alias("fields"),
-            line.str.contains("\ufffd", literal=True).alias("not_utf8"),
-            (line.is_null() | (line.str.strip_chars() == "")).alias("blank"),
+            (fields + 1).alias("fields"),
+            text.str.contains("\ufffd", literal=True).fill_null(False).alias("not_utf8"),
+            blank.alias("blank"),
+            partial.alias("partial"),
         )
-        .filter(pl.col("blank") | pl.col("not_utf8") | (pl.col("fields") != ncols))
+        .filter(
+            pl.col("blank")
+            | pl.col("not_utf8")
+            | pl.col("partial")
+            | (pl.col("fields") != ncols).fill_null(False)
+        )
         .collect()
     )
 
 
-CHUNK_BYTES = 1 << 27  # CSV text parsed at a time: bounds memory whatever the file's size
+def _piece(
+    body: bytes, line: int, header: list[str], file: str, *, final: bool
+) -> tuple[_Piece | None, int]:
+    """The records of ``body`` (whole lines of a file from ``line`` on), and how
+    many of its bytes they use: a record still open at the end waits for more,
+    unless ``final``, when its quote is a problem."""
+    ncols = len(header)
+    quoted = b'"' in body
+    raw = _raw_lines(body, ncols, line, quoted)
+    partial = raw.filter(pl.col("partial"))
+    if partial.height == 0:
+        return _Piece(body, quoted, line, None, raw.drop("partial")), len(body)
+
+    import numpy as np  # only here: the card's import stays light
+
+    ends = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == 0x0A)
+    nlines = len(ends) + (0 if body.endswith(b"\n") else 1)
+    covered = np.zeros(nlines + 1, dtype=bool)  # lines of records read here
+    out: list[bytes] = []
+    extra: list[tuple[int, int, bool]] = []  # (line, fields, not_utf8) of those records
+    rows: list[int] = [0]
+    shifts: list[int] = [0]
+    pos = cur = rec = 0
+    used = len(body)
+    for k in (partial[_ROW] - line).to_list():
+        if k < cur:
+            continue  # inside a record read already
+        start = 0 if k == 0 else int(ends[k - 1]) + 1
+        got = _record(body, start)
+        if got.open_quote >= 0:
+            if not final:
+                used = start  # the record goes on in the next piece
+                break
+            at = line + k + body.count(b"\n", start, got.open_quote)
+            where = len(got.fields)
+            raise _Fatal(
+                Problem(
+                    file,
+                    at,
+                    _shown(header[where]) if where < ncols else None,
+                    None,
+                    'a closing quote: the field opened with " here is never closed '
+                    '(close it, or write a quote inside a field as "")',
+                    "unterminated_quote",
+                )
+            )
+        span = body.count(b"\n", start, got.end) + (0 if body[got.end - 1] == 0x0A else 1)
+        out.append(body[pos:start])
+        out.append(_canonical(got.fields) + b"\n")
+        rec += k - cur + 1
+        if span > 1:
+            rows.append(rec)
+            shifts.append(shifts[-1] + span - 1)
+        try:
+            body[start : got.end].decode("utf-8")
+            not_utf8 = False
+        except UnicodeDecodeError:
+            not_utf8 = True
+        extra.append((line + k, len(got.fields), not_utf8))
+        covered[k : k + span] = True
+        pos, cur = got.end, k + span
+    if used < len(body):
+        covered[body.count(b"\n", 0, used) :] = True  # the lines left for the next piece
+    if pos == 0 and used == 0:
+        return None, 0
+    out.append(body[pos:used])
+    keep = pl.Series(~covered[(raw[_ROW] - line).to_numpy()])
+    own = pl.DataFrame(
+        {
+            _ROW: [r[0] for r in extra],
+            "fields": [r[1] for r in extra],
+            "not_utf8": [r[2] for r in extra],
+            "blank": [False] * len(extra),
+        },
+        schema={_ROW: pl.Int64, "fields": pl.Int32, "not_utf8": pl.Boolean, "blank": pl.Boolean},
+    ).filter(pl.col("not_utf8") | (pl.col("fields") != ncols))
+    raw = pl.concat([raw.filter(keep).drop("partial"), own.cast(raw.drop("partial").schema)]).sort(
+        _ROW
+    )
+    idx = pl.get_index_type()
+    breaks = (pl.Series(rows, dtype=idx), pl.Series(shifts, dtype=idx))
+    return _Piece(b"".join(out), True, line, breaks, raw), used
 
 
-def _body_chunks(source: Path | bytes) -> Iterator[bytes]:
-    """The data lines (the header dropped), in pieces that each end at a line end."""
-    if isinstance(source, bytes):
-        _, _, body = source.partition(b"\n")
-        yield body
-        return
-    with source.open("rb") as fh:
-        fh.readline()
-        rest = b""
-        given = False
-        while block := fh.read(CHUNK_BYTES):
-            block = rest + block
-            cut = block.rfind(b"\n") + 1
-            rest = block[cut:]
-            if cut:
-                given = True
-                yield block[:cut]
-        if rest or not given:
-            yield rest  # the last line without its line end, or an empty body
+def _pieces(fh: BinaryIO, line: int, header: list[str], file: str) -> Iterator[_Piece]:
+    """The data records after the header, in pieces that each end at a record's end."""
+    carry = b""  # the start of a record a piece could not finish
+    while True:
+        if len(carry) > MAX_RECORD_BYTES:  # no field is that long: its quote is never closed
+            _piece(carry, line, header, file, final=True)  # raises, naming the quote
+            raise _Fatal(Problem(file, line, None, None, "a record shorter than 128 MB", "ragged"))
+        block = fh.read(CHUNK_BYTES)
+        final = not block
+        if carry:
+            block = carry + block
+        if not block:
+            return
+        cut = len(block) if final else block.rfind(b"\n") + 1
+        if not cut:
+            carry = block
+            continue
+        # only the piece's own text stays in memory while it is parsed
+        tail = block[cut:]
+        body = block if cut == len(block) else block[:cut]
+        del block
+        piece, used = _piece(body, line, header, file, final=final)
+        carry = body[used:] + tail if used < len(body) else tail
+        line += body.count(b"\n", 0, used)
+        del body
+        if piece is not None:
+            yield piece
+        if final:
+            return
 
 
 # ---------------------------------------------------------------- parsing
@@ -213,9 +504,25 @@ def fast_parse(col: Column, e: pl.Expr) -> pl.Expr:
     return parse(col, e)
 
 
+_FIRST = dt.datetime.combine(FIRST_DATE, dt.time())
+_AFTER_LAST = dt.datetime.combine(LAST_DATE + dt.timedelta(days=1), dt.time())
+
+
 def _in_domain(col: Column, typed: pl.Expr) -> pl.Expr | None:
-    if col.kind is Kind.FLOAT and col.min_value is not None:
-        return typed > col.min_value if col.min_exclusive else typed >= col.min_value
+    """Whether a typed, non-null value is allowed (schema's bounds and ranges), if
+    the column has bounds at all."""
+    if col.kind is Kind.FLOAT:
+        rules: list[pl.Expr] = []
+        if col.min_value is not None:
+            low = col.min_value
+            rules.append(typed > low if col.min_exclusive else typed >= low)
+        if col.max_value is not None:
+            rules.append(typed < col.max_value)
+        return pl.all_horizontal(rules) if rules else None
+    if col.kind is Kind.DATE:
+        return typed.is_between(FIRST_DATE, LAST_DATE)
+    if col.kind is Kind.TIMESTAMP:
+        return (typed >= _FIRST) & (typed < _AFTER_LAST)
     return None
 
 
@@ -226,49 +533,89 @@ def _in_domain(col: Column, typed: pl.Expr) -> pl.Expr | None:
 class _Read:
     table: Table
     frame: pl.DataFrame  # typed, with _ROW
-    bad_rows: dict[int, str]  # row -> its first problem's rule (dropped under lenient)
+    bad_rows: pl.DataFrame  # _ROW, rule: each row's first problem (dropped under lenient)
     report: TableReport
     passthrough: list[str]
+    numeric: list[str] = field(default_factory=list)  # passthrough columns of numbers
+    empty_file: bool = False
 
 
-def _header(source: Path | bytes) -> list[str]:
-    if isinstance(source, bytes):
-        first = source.split(b"\n", 1)[0]
-    else:
-        with source.open("rb") as fh:
-            first = fh.readline()
-    text = first.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
-    return next(csv.reader([text]), [])
-
-
-def _read_table(
-    table: Table,
-    source: Path | bytes,
-    report: Report,
-    *,
-    passthrough_allowed: bool,
-) -> _Read | None:
+def _header(fh: BinaryIO, table: Table) -> tuple[list[str], int] | None:
+    """The column names and the number of bytes they take; None for an empty file.
+    Raises _Fatal for a file that is not CSV text or a header that is unusable."""
     file = table.filename
-    header = _header(source)
-    if not [h for h in header if h.strip()]:
-        report.add(Problem(file, 1, None, None, "a header row naming the columns", "header"))
-        return None
+    sample = fh.read(_SNIFF_BYTES)
+    fh.seek(0)
+    if not sample.removeprefix(b"\xef\xbb\xbf").strip() and len(sample) < _SNIFF_BYTES:
+        return None  # empty, a BOM alone, or blank lines alone
+    what = _sniff(sample)
+    if what is not None:
+        raise _Fatal(Problem(file, None, None, None, what, "not_csv"))
+    head = fh.readline(1 << 20)
+    first = head.removeprefix(b"\xef\xbb\xbf").removesuffix(b"\n").removesuffix(b"\r")
+    if b"\r" in first:
+        raise _Fatal(
+            Problem(
+                file,
+                None,
+                None,
+                None,
+                "lines ending in \\n or \\r\\n, not in a CR alone (an old Mac file): "
+                "save it with Unix or Windows line ends",
+                "not_csv",
+            )
+        )
+
+    def header_problem(expected: str, column: str | None = None) -> _Fatal:
+        return _Fatal(Problem(file, 1, column, None, expected, "header"))
+
+    if not head.endswith(b"\n") and len(head) == 1 << 20:
+        raise header_problem("a header row shorter than 1 MB")
+    if not first.strip():
+        raise header_problem("a header row naming the columns")
+    got = _record(first, 0)
+    if got.open_quote >= 0:
+        raise header_problem("a header row on one line, every quote in it closed")
+    try:
+        names = [(f or b"").decode("utf-8") for f in got.fields]
+    except UnicodeDecodeError:
+        raise header_problem("column names in UTF-8") from None
+    return names, len(head)
+
+
+def _check_header(table: Table, header: list[str], report: Report) -> bool:
+    file = table.filename
+    ok = True
+
+    def bad(column: str | None, value: str | None, expected: str, rule: str = "header") -> None:
+        nonlocal ok
+        ok = False
+        report.add(Problem(file, 1, column, value, expected, rule), fatal=True)
+
+    for i, name in enumerate(header, 1):
+        if not name.strip():
+            bad(None, None, f"a name for every column (column {i} of {len(header)} has none)")
+        elif _CONTROL_TEXT.search(name):
+            bad(None, name, f"a column name without control characters (column {i})")
     seen: set[str] = set()
     for name in header:
-        if name in seen:
-            report.add(Problem(file, 1, name, name, "each column named once", "header"))
+        if name in seen and name.strip():
+            bad(_shown(name), name, "each column named once")
         seen.add(name)
-    missing = [c.name for c in table.columns if c.required and c.name not in header]
-    for name in missing:
-        report.add(Problem(file, 1, name, None, f"a required column {name!r}", "missing_column"))
-    if missing or len(seen) != len(header):
-        return None
+    for c in table.columns:
+        if c.required and c.name not in header:
+            bad(c.name, None, f"a required column {c.name!r}", "missing_column")
+    return ok
 
-    ncols = len(header)
-    known = {c.name: c for c in table.columns}
-    extras = [h for h in header if h not in known]
-    text_schema = {h: pl.String() for h in header}
-    text_schema[_OVERFLOW] = pl.String()
+
+def _exprs(
+    table: Table, header: list[str], extras: list[str], *, quoted: bool
+) -> tuple[list[pl.Expr], int]:
+    """The typed columns of a piece, then flags naming the cells that need a look:
+    ``look`` the fast parse failed, ``empty`` a required text is empty,
+    ``domain`` the fast parse is outside the contract's bounds. Returns the
+    expressions and how many of them are values. ``quoted``: for a piece that
+    holds quotes, where a text may be a quoted empty string."""
     # Every cell is parsed the fast way (the contract's canonical spelling, as
     # exported data nearly always are); only the cells that fail it get a
     # second look with the full, forgiving parse, and only those that fail
@@ -280,73 +627,205 @@ def _read_table(
             exprs.append(pl.lit(None, dtype=col.dtype).alias(col.name))
             continue
         raw_e = pl.col(col.name)
+        if col.kind is Kind.STRING:
+            empty = raw_e.is_null()
+            if quoted:  # a quoted "" is as empty as nothing at all
+                raw_e = pl.when(raw_e != "").then(raw_e)
+                empty = raw_e.is_null()
+            exprs.append(raw_e.alias(col.name))
+            if col.required:
+                flags.append(empty.alias(f"\x00empty:{col.name}"))
+            continue
         fast = fast_parse(col, raw_e)
         exprs.append(fast.alias(col.name))
-        if col.kind is not Kind.STRING:
-            flags.append((raw_e.is_not_null() & fast.is_null()).alias(f"__look:{col.name}"))
-        elif col.required:
-            flags.append(raw_e.is_null().alias(f"__empty:{col.name}"))
-    passthrough: list[str] = []
-    if extras and passthrough_allowed:
-        passthrough = list(extras)
-        exprs.extend(pl.col(x).str.strip_chars().alias(x) for x in extras)
+        flags.append((raw_e.is_not_null() & fast.is_null()).alias(f"\x00look:{col.name}"))
+        domain = _in_domain(col, fast)
+        if domain is not None:
+            flags.append((fast.is_not_null() & ~domain).alias(f"\x00domain:{col.name}"))
+    exprs.extend(pl.col(x).str.strip_chars().alias(x) for x in extras)
+    return exprs + flags, len(exprs)
+
+
+def _scan(piece: _Piece, header: list[str]) -> pl.LazyFrame:
+    """A piece's records as text, each with its line."""
+    schema = {h: pl.String() for h in header} | {_OVERFLOW: pl.String()}
+    lf = pl.scan_csv(
+        piece.body,
+        has_header=False,
+        schema=schema,
+        missing_columns="insert",
+        extra_columns="ignore",  # a first row longer than the header is ragged, not an error
+        truncate_ragged_lines=True,
+        encoding="utf8-lossy",
+        row_index_name=_ROW if piece.breaks is None else _IDX,
+        row_index_offset=piece.line if piece.breaks is None else 0,
+        raise_if_empty=False,
+    )
+    if piece.breaks is not None:
+        rows, shifts = piece.breaks
+        at = pl.lit(rows).search_sorted(pl.col(_IDX), side="right") - 1
+        lf = lf.with_columns(
+            (pl.col(_IDX) + piece.line + pl.lit(shifts).gather(at)).alias(_ROW)
+        ).drop(_IDX)
+    return lf.with_columns(pl.col(_ROW).cast(pl.Int64))
+
+
+def _problems(rows: list[pl.DataFrame]) -> pl.DataFrame:
+    if not rows:
+        return pl.DataFrame(schema=_PROBLEM_SCHEMA)
+    return pl.concat([r.select(list(_PROBLEM_SCHEMA)).cast(_PROBLEM_SCHEMA) for r in rows])
+
+
+def _typed_piece(
+    table: Table,
+    header: list[str],
+    piece: _Piece,
+    exprs: list[pl.Expr],
+    nvalues: int,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The typed rows of a piece, and its problems (``_PROBLEM_SCHEMA``, in line order)."""
+    ncols = len(header)
+    raw = piece.raw
+    blank = raw.filter(pl.col("blank"))[_ROW]
+    lf = _scan(piece, header)
+    if blank.len():
+        lf = lf.filter(~pl.col(_ROW).is_in(blank.implode()))
+    part = lf.select(exprs).collect()
+    names = part.columns[nvalues:]
+    bad = raw.filter(~pl.col("blank"))
+    found: list[pl.DataFrame] = [
+        bad.select(
+            pl.col(_ROW),
+            pl.lit(0).alias("ord"),
+            pl.lit(None, dtype=pl.String).alias("column"),
+            pl.lit(None, dtype=pl.String).alias("value"),
+            pl.when(pl.col("not_utf8"))
+            .then(pl.lit("text in UTF-8"))
+            .otherwise(pl.format(f"{ncols} fields as in the header, found {{}}", pl.col("fields")))
+            .alias("expected"),
+            pl.when(pl.col("not_utf8"))
+            .then(pl.lit("not_utf8"))
+            .otherwise(pl.lit("ragged"))
+            .alias("rule"),
+        )
+    ]
+    if names:
+        hits = part.select(_ROW, *names).filter(pl.any_horizontal(names))
+        part = part.drop(names)
+        if bad.height:  # a row that is not a row: its cells are not looked at
+            hits = hits.filter(~pl.col(_ROW).is_in(bad[_ROW].implode()))
+        if hits.height:
+            part = _look(table, header, piece, part, hits, found)
+    return part, _problems(found).sort(_ROW, "ord")
+
+
+def _look(
+    table: Table,
+    header: list[str],
+    piece: _Piece,
+    part: pl.DataFrame,
+    hits: pl.DataFrame,
+    found: list[pl.DataFrame],
+) -> pl.DataFrame:
+    """Give the flagged cells the full parse, patch what it reads, name the rest
+    with their text (re-read from the piece: the rare path)."""
+    texts = (
+        _scan(piece, header)
+        .filter(pl.col(_ROW).is_in(hits[_ROW].implode()))
+        .select(_ROW, *header)
+        .collect()
+    )
+    texts = hits.select(_ROW).join(texts, on=_ROW, how="left", maintain_order="left")
+    order = {c.name: i for i, c in enumerate(table.columns, 1)}
+
+    def cells(rows: pl.DataFrame, col: Column, rule: str, value: bool = True) -> None:
+        if rows.height == 0:
+            return
+        found.append(
+            rows.select(
+                pl.col(_ROW),
+                pl.lit(order[col.name]).alias("ord"),
+                pl.lit(col.name).alias("column"),
+                (pl.col("raw") if value else pl.lit(None, dtype=pl.String)).alias("value"),
+                pl.lit("a value (required)" if rule == "empty" else col.expected()).alias(
+                    "expected"
+                ),
+                pl.lit(rule).alias("rule"),
+            )
+        )
+
+    for name in hits.columns[1:]:
+        rule, colname = name[1:].split(":", 1)
+        col = table.column(colname)
+        flagged = pl.concat([texts, hits.select(name)], how="horizontal").filter(pl.col(name))
+        flagged = flagged.select(_ROW, pl.col(colname).alias("raw"))
+        if rule == "empty":
+            cells(flagged, col, "empty", value=False)
+        elif rule == "domain":
+            cells(flagged, col, "domain")
+        else:
+            parsed = flagged.with_columns(
+                parse(col, pl.col("raw")).alias("v"),
+                (pl.col("raw").str.strip_chars().fill_null("") == "").alias("blank"),
+            )
+            domain = _in_domain(col, pl.col("v"))
+            ok = pl.col("v").is_not_null() & (True if domain is None else domain)
+            failed = parsed.filter(~ok)
+            cells(failed.filter(pl.col("v").is_not_null()), col, "domain")
+            if col.required:  # empty means unknown, which a required column cannot be
+                cells(failed.filter(pl.col("v").is_null() & pl.col("blank")), col, "empty", False)
+            cells(failed.filter(pl.col("v").is_null() & ~pl.col("blank")), col, "type")
+            good = parsed.filter(ok)
+            if good.height:
+                at = part[_ROW].search_sorted(good[_ROW])
+                column = part.get_column(colname).clone()
+                column.scatter(at, good["v"].cast(column.dtype))
+                part = part.with_columns(column)
+    return part
+
+
+def _read_table(table: Table, source: Path | bytes, report: Report) -> _Read | None:
+    try:
+        with source.open("rb") if isinstance(source, Path) else io.BytesIO(source) as fh:
+            return _read_csv(table, fh, report)
+    except _Fatal as exc:
+        report.add(exc.problem, fatal=True)
+        return None
+
+
+def _read_csv(table: Table, fh: BinaryIO, report: Report) -> _Read | None:
+    file = table.filename
+    head = _header(fh, table)
+    if head is None:
+        frame = pl.DataFrame(schema={_ROW: pl.Int64, **table.schema})
+        bad = pl.DataFrame(schema={_ROW: pl.Int64, "rule": pl.String})
+        return _Read(table, frame, bad, TableReport(table.name, file, 0, 0), [], empty_file=True)
+    header, start = head
+    if not _check_header(table, header, report):
+        return None
+
+    known = {c.name for c in table.columns}
+    extras = [h for h in header if h not in known]
+    passthrough = list(extras) if table.passthrough else []
+    exprs = {quoted: _exprs(table, header, passthrough, quoted=quoted) for quoted in (False, True)}
 
     # the file in pieces: only one piece's text is ever in memory
-    raws: list[pl.DataFrame] = []
+    fh.seek(start)
     parts: list[pl.DataFrame] = []
-    offset = 0
-    for body in _body_chunks(source):
-        raws.append(_raw_line_problems(body, ncols, offset))
-        part = (
-            pl.scan_csv(
-                body,
-                has_header=False,
-                schema=text_schema,
-                missing_columns="insert",
-                truncate_ragged_lines=True,
-                encoding="utf8-lossy",
-                row_index_name=_ROW,
-                row_index_offset=offset,
-                raise_if_empty=False,
-            )
-            .select(*exprs, *flags)
-            .collect()
-        )
-        offset += part.height
+    found: list[pl.DataFrame] = []
+    for piece in _pieces(fh, 2, header, file):
+        part, problems = _typed_piece(table, header, piece, *exprs[piece.quoted])
         parts.append(part)
-    frame = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
+        if problems.height:
+            report.extend(file, problems)
+            found.append(problems.select(_ROW, "rule"))
+    if parts:
+        frame = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
+    else:
+        text = {_ROW: pl.Int64(), **{h: pl.String() for h in header}}
+        values, nvalues = exprs[False]
+        frame = pl.LazyFrame(schema=text).select(values[:nvalues]).collect()
     del parts
-    raw = pl.concat(raws) if raws else pl.DataFrame()
-
-    blank = set(raw.filter(pl.col("blank"))[_ROW].to_list()) if raw.height else set()
-    bad_rows: dict[int, str] = {}
-    for row, fields, not_utf8, is_blank in raw.iter_rows():
-        if is_blank:
-            continue
-        line = row + 2
-        if not_utf8:
-            report.add(Problem(file, line, None, None, "text in UTF-8", "not_utf8"))
-        else:
-            expected = f"{ncols} fields as in the header, found {fields}"
-            report.add(Problem(file, line, None, None, expected, "ragged"))
-        bad_rows.setdefault(row, "not_utf8" if not_utf8 else "ragged")
-
-    cells: list[tuple[int, str, str]] = []  # (row, column, rule) of each bad cell
-    flag_names = [n for n in frame.columns if n.startswith("__") and ":" in n]
-    if flag_names:
-        hits = frame.select(pl.col(_ROW), *flag_names).filter(pl.any_horizontal(flag_names))
-        frame = frame.drop(flag_names)
-        if hits.height:
-            frame = _second_look(table, source, frame, hits, cells)
-    for col in table.columns:
-        domain = _in_domain(col, pl.col(col.name))
-        if domain is not None and col.name in header:
-            out = frame.filter(pl.col(col.name).is_not_null() & ~domain).get_column(_ROW)
-            cells.extend((int(r), col.name, "domain") for r in out)
-    if cells:
-        _report_cells(table, source, cells, report, bad_rows)
-    if blank:
-        frame = frame.filter(~pl.col(_ROW).is_in(list(blank)))
     rows = frame.height
 
     # unique keys: the second and later occurrences are the problem
@@ -356,126 +835,82 @@ def _read_table(
             if _strictly_increasing(keys) or keys.n_unique() == keys.len():
                 continue  # the common case: exported ids are usually in order
             dup = (
-                frame.select(pl.col(_ROW), pl.col(col.name))
-                .filter(pl.col(col.name).is_not_null())
-                .filter(pl.col(col.name).is_duplicated())
+                frame.select(pl.col(_ROW), pl.col(col.name).alias("value"))
+                .filter(pl.col("value").is_not_null() & pl.col("value").is_duplicated())
                 .sort(_ROW)
+                .with_columns(pl.col(_ROW).first().over("value").alias("first"))
+                .filter(pl.col(_ROW) != pl.col("first"))
             )
-            if dup.height:
-                first: dict[str, int] = {}
-                for row, value in dup.iter_rows():
-                    if value in first:
-                        report.add(
-                            Problem(
-                                file,
-                                row + 2,
-                                col.name,
-                                value,
-                                f"a unique {col.name} (already on line {first[value]})",
-                                "duplicate_key",
-                            )
-                        )
-                        bad_rows.setdefault(row, "duplicate_key")
-                    else:
-                        first[value] = row + 2
+            problems = dup.select(
+                pl.col(_ROW),
+                pl.lit(0).alias("ord"),
+                pl.lit(col.name).alias("column"),
+                pl.col("value"),
+                pl.format(f"a unique {col.name} (already on line {{}})", pl.col("first")).alias(
+                    "expected"
+                ),
+                pl.lit("duplicate_key").alias("rule"),
+            )
+            report.extend(file, _problems([problems]))
+            found.append(problems.select(_ROW, "rule"))
 
-    ignored = [] if passthrough_allowed else extras
+    numeric = _passthrough_numbers(frame, passthrough)
+    for name in numeric:
+        col = passthrough_number(name)
+        x = pl.col(name).cast(pl.Float64, strict=False)
+        allowed = _in_domain(col, x)
+        assert allowed is not None
+        out = frame.filter(pl.col(name).is_not_null() & (pl.col(name) != "") & ~allowed)
+        problems = out.select(
+            pl.col(_ROW),
+            pl.lit(0).alias("ord"),
+            pl.lit(_shown(name)).alias("column"),
+            pl.col(name).alias("value"),
+            pl.lit(col.expected() + " (the column holds numbers)").alias("expected"),
+            pl.lit("domain").alias("rule"),
+        )
+        if problems.height:
+            report.extend(file, _problems([problems]))
+            found.append(problems.select(_ROW, "rule"))
+
+    bad_rows = (
+        pl.concat(found).unique(_ROW, keep="first", maintain_order=True)
+        if found
+        else pl.DataFrame(schema={_ROW: pl.Int64, "rule": pl.String})
+    )
+    ignored = [] if table.passthrough else extras
     if ignored:
-        report.notes.append(f"{file}: extra column(s) ignored: {', '.join(ignored)}")
+        shown = ", ".join(_shown(x) for x in ignored)
+        report.notes.append(f"{file}: extra column(s) ignored: {shown}")
     return _Read(
-        table, frame, bad_rows, TableReport(table.name, file, rows, rows, ignored), passthrough
+        table,
+        frame,
+        bad_rows,
+        TableReport(table.name, file, rows, rows, ignored),
+        passthrough,
+        numeric,
     )
 
 
-def _passthrough_types(frame: pl.DataFrame, names: list[str]) -> list[pl.Expr]:
-    """Numbers when every filled cell is a number, else text (DESIGN 1)."""
-    out: list[pl.Expr] = []
+def _passthrough_numbers(frame: pl.DataFrame, names: list[str]) -> list[str]:
+    """The passthrough columns of numbers: every filled cell is one (DESIGN 1)."""
+    out: list[str] = []
     for name in names:
         s = frame[name]
         filled = s.filter(s.is_not_null() & (s != ""))
-        nums = filled.cast(pl.Float64, strict=False)
-        if filled.len() and nums.null_count() == 0:
-            out.append(pl.col(name).cast(pl.Float64, strict=False).alias(name))
-        else:
-            out.append(pl.when(pl.col(name) == "").then(None).otherwise(pl.col(name)).alias(name))
+        if filled.len() and filled.cast(pl.Float64, strict=False).null_count() == 0:
+            out.append(name)
     return out
 
 
-def _raw_rows(source: Path | bytes, rows: list[int]) -> dict[int, dict[str, str | None]]:
-    """The raw text of a few data rows, by row index (the rare path: problems)."""
-    header = _header(source)
-    raw = (
-        pl.scan_csv(
-            source,
-            has_header=False,
-            skip_rows=1,
-            schema=dict.fromkeys(header, pl.String()) | {_OVERFLOW: pl.String()},
-            missing_columns="insert",
-            truncate_ragged_lines=True,
-            encoding="utf8-lossy",
-            row_index_name=_ROW,
-        )
-        .filter(pl.col(_ROW).is_in(rows))
-        .collect()
-    )
-    return {r[_ROW]: r for r in raw.iter_rows(named=True)}
-
-
-def _second_look(
-    table: Table,
-    source: Path | bytes,
-    frame: pl.DataFrame,
-    hits: pl.DataFrame,
-    cells: list[tuple[int, str, str]],
-) -> pl.DataFrame:
-    """Parse the cells the fast way missed with the full parse; patch what it reads."""
-    raw = _raw_rows(source, hits[_ROW].to_list())
-    for name in hits.columns[1:]:
-        rule, colname = name[2:].split(":", 1)
-        rows = hits.filter(pl.col(name))[_ROW].to_list()
-        if not rows:
-            continue
-        if rule == "empty":
-            cells.extend((r, colname, "empty") for r in rows)
-            continue
-        col = table.column(colname)
-        texts = [raw.get(r, {}).get(colname) for r in rows]
-        parsed = pl.DataFrame({"raw": texts}, schema={"raw": pl.String}).select(
-            parse(col, pl.col("raw")).alias("v"),
-            pl.col("raw").str.strip_chars().fill_null("").alias("s"),
-        )
-        ok = parsed["v"].is_not_null().to_list()
-        blank = (parsed["s"] == "").to_list()
-        for r, good, empty in zip(rows, ok, blank, strict=True):
-            if not good:
-                cells.append((r, colname, "empty" if empty and col.required else "type"))
-        keep = [i for i, good in enumerate(ok) if good]
-        if keep:
-            column = frame.get_column(colname).clone()
-            column.scatter([rows[i] for i in keep], parsed["v"].gather(keep))
-            frame = frame.with_columns(column)
-    return frame
-
-
-def _report_cells(
-    table: Table,
-    source: Path | bytes,
-    cells: list[tuple[int, str, str]],
-    report: Report,
-    bad_rows: dict[int, str],
-) -> None:
-    """Name each bad cell with its raw text, re-reading only the offending rows."""
-    file = table.filename
-    cells = sorted(cells)
-    raw = _raw_rows(source, sorted({r for r, _, _ in cells}))
-    for row, colname, rule in cells:
-        bad_rows.setdefault(row, rule)
-        col = table.column(colname)
-        value = raw.get(row, {}).get(colname)
-        if rule == "empty" or (value is not None and not value.strip() and col.required):
-            report.add(Problem(file, row + 2, colname, None, "a value (required)", "empty"))
-        else:
-            report.add(Problem(file, row + 2, colname, value, col.expected(), rule))
+def _passthrough_types(names: list[str], numeric: list[str]) -> list[pl.Expr]:
+    """Numbers when every filled cell is a number, else text (DESIGN 1)."""
+    return [
+        pl.col(name).cast(pl.Float64, strict=False).alias(name)
+        if name in numeric
+        else pl.when(pl.col(name) == "").then(None).otherwise(pl.col(name)).alias(name)
+        for name in names
+    ]
 
 
 # ---------------------------------------------------------------- the folder
@@ -501,7 +936,9 @@ def read_folder(
 
     Raises DataError (exit 3) naming every problem (up to MAX_SHOWN per file),
     unless ``lenient``, which drops the offending rows and counts them in the
-    report instead. A missing or empty consumers.csv is always an error.
+    report instead. A missing or empty consumers.csv is always an error, and so
+    is a file that cannot be read as a table (not CSV text, a broken header,
+    a quote never closed): ``lenient`` drops rows, never tables or columns.
     """
     report = Report()
     if str(folder) != STDIN and not Path(folder).is_dir():
@@ -517,16 +954,20 @@ def read_folder(
                     hint="consumers.csv (one row per person) is the one table a folder needs",
                 )
             continue
-        got = _read_table(table, source, report, passthrough_allowed=table.passthrough)
+        got = _read_table(table, source, report)
         if got is None:
             continue
+        if got.empty_file and not table.required:
+            report.notes.append(f"{table.filename} is empty: read as a table with no rows")
         reads[table.name] = got
         report.tables.append(got.report)
 
     consumers = reads.get("consumers")
-    if consumers is not None and consumers.report.rows == 0:
+    if consumers is not None and consumers.report.rows == 0 and not report.fatal:
         raise DataError(
-            "consumers.csv has no rows", where=str(folder), hint="one row per person is needed"
+            f"consumers.csv {'is empty' if consumers.empty_file else 'has no rows'}",
+            where=str(folder),
+            hint="one row per person is needed, under a header row naming the columns",
         )
     # rows with a problem go first, so that references to them dangle visibly;
     # the references are checked even when other problems were found, so that
@@ -534,30 +975,27 @@ def read_folder(
     for got in reads.values():
         _drop(got, got.bad_rows, report)
     _check_references(reads, report, lenient)
-    if not lenient and report.total_problems:
+    if report.fatal or (not lenient and report.total_problems) or consumers is None:
         raise report.error()
     if "logistics" in reads and "transactions" not in reads:
         report.notes.append("logistics.csv ignored: there is no transactions.csv to link it to")
         del reads["logistics"]
 
-    if consumers is not None and consumers.passthrough:
+    if consumers.passthrough:
         consumers.frame = consumers.frame.with_columns(
-            _passthrough_types(consumers.frame, consumers.passthrough)
+            _passthrough_types(consumers.passthrough, consumers.numeric)
         )
 
     def frame(name: str) -> pl.DataFrame | None:
         got = reads.get(name)
         return None if got is None else got.frame.drop(_ROW)
 
-    cons = frame("consumers")
-    if cons is None:  # its header was unusable; the problem is in the report
-        raise report.error()
     tables = Tables(
-        consumers=cons,
+        consumers=consumers.frame.drop(_ROW),
         merchants=frame("merchants"),
         transactions=frame("transactions"),
         logistics=frame("logistics"),
-        passthrough=consumers.passthrough if consumers else [],
+        passthrough=consumers.passthrough,
         folder=None if str(folder) == STDIN else Path(folder),
     )
     for name in tables.missing():
@@ -572,14 +1010,14 @@ _ABSENT = {
 }
 
 
-def _drop(got: _Read, rows: dict[int, str], report: Report) -> None:
-    if not rows:
+def _drop(got: _Read, rows: pl.DataFrame, report: Report) -> None:
+    """Drop rows (``_ROW``, rule) from a table, counting them per rule."""
+    if rows.height == 0:
         return
-    present = set(got.frame[_ROW].to_list()) if len(rows) > 1000 else None
-    for rule in sorted(set(rows.values())):
-        n = sum(1 for r, why in rows.items() if why == rule and (present is None or r in present))
+    present = rows.join(got.frame.select(_ROW), on=_ROW, how="semi")
+    for rule, n in present.group_by("rule").len().sort("rule").iter_rows():
         report.drops.add(got.table.filename, rule, n)
-    got.frame = got.frame.filter(~pl.col(_ROW).is_in(list(rows)))
+    got.frame = got.frame.join(rows.select(_ROW), on=_ROW, how="anti", maintain_order="left")
     got.report.kept = got.frame.height
 
 
@@ -613,17 +1051,17 @@ def _check_references(reads: dict[str, _Read], report: Report, lenient: bool) ->
             if target is None:
                 continue
             dangling = _dangling(got.frame, col.name, target.frame.get_column(target_col))
-            for row, value in dangling.iter_rows():
-                report.add(
-                    Problem(
-                        got.table.filename,
-                        row + 2,
-                        col.name,
-                        value,
-                        f"a {target_col} of {target.table.filename}",
-                        "dangling_reference",
-                    )
-                )
+            report.extend(
+                got.table.filename,
+                dangling.select(
+                    pl.col(_ROW),
+                    pl.lit(0).alias("ord"),
+                    pl.lit(col.name).alias("column"),
+                    pl.col(col.name).alias("value"),
+                    pl.lit(f"a {target_col} of {target.table.filename}").alias("expected"),
+                    pl.lit("dangling_reference").alias("rule"),
+                ).cast(_PROBLEM_SCHEMA),
+            )
             if lenient:
                 before = got.frame.height
                 got.frame = got.frame.join(
