@@ -289,3 +289,44 @@ def test_reading_in_pieces_changes_nothing(
     ]
     # transactions lines 3 and 4, then the shipment of the unreadable T2 (logistics line 3)
     assert [(p.file[0], p.line) for p in info.value.problems] == [("t", 3), ("t", 4), ("l", 3)]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "column", "rule"),
+    [
+        ("category,counterfeit", "category,category", "category", "header"),  # named twice
+        ("merchant_id,ts", "shop,ts", "merchant_id", "missing_column"),
+    ],
+)
+def test_lenient_never_drops_a_table_or_column(
+    old: str, new: str, column: str, rule: str, make_folder: FolderMaker
+) -> None:
+    # it used to drop the whole of transactions.csv, and build a model without it
+    broken = _replace(TRANSACTIONS, old, new)
+    with pytest.raises(DataError) as info:
+        read_folder(make_folder(transactions=broken), lenient=True)
+    problem = info.value.problems[0]
+    assert (problem.file, problem.line, problem.column, problem.rule) == (
+        "transactions.csv",
+        1,
+        column,
+        rule,
+    )
+    assert info.value.hint is not None and "never a whole table" in info.value.hint
+
+
+def test_every_check_names_the_line_after_blank_lines_and_multiline_fields(
+    make_folder: FolderMaker,
+) -> None:
+    merchants = (
+        MERCHANTS.replace("electronics", '"electronics,\nand more"')  # M1: lines 2-3
+        + "\n"  # line 5 is blank
+        + "M1,,2020-01-01,toys,true\n"  # line 6: M1 again
+        + "M3,P8,2020-01-01,toys,true\n"  # line 7: no such owner
+    )
+    with pytest.raises(DataError) as info:
+        read_folder(make_folder(merchants=merchants))
+    assert [(p.line, p.rule, p.expected) for p in info.value.problems] == [
+        (6, "duplicate_key", "a unique merchant_id (already on line 2)"),
+        (7, "dangling_reference", "a person_id of consumers.csv"),
+    ]
