@@ -212,13 +212,42 @@ _WHOLE_LINE = r'^(?:"(?:[^"]|"")*"|[^",]*)(?:,(?:"(?:[^"]|"")*"|[^",]*))*\r?$'
 
 @dataclass
 class _Record:
-    fields: list[bytes | None]  # None = empty and unquoted (Polars reads it as null)
+    """A record as the tokenizer read it."""
+
+    canonical: bytes  # the same fields, written the way Polars reads them back, on one line
+    fields: int
     end: int  # offset just past its line end
+    lines: int  # lines of the file it spans
     open_quote: int = -1  # offset of a quote opened in it and never closed, else -1
+
+
+_TEXT_QUOTES = re.compile(rb'[^,]*"[^,]*')  # a field that holds a quote, start to end
+
+
+def _quote(m: re.Match[bytes]) -> bytes:
+    return b'"' + m.group().replace(b'"', b'""') + b'"'
 
 
 def _record(data: bytes, start: int) -> _Record:
     """The record at offset ``start`` of ``data`` (the start of a line)."""
+    n = len(data)
+    stop = data.find(b"\n", start)
+    stop = n if stop < 0 else stop
+    line = data[start:stop].removesuffix(b"\r")
+    if not line.startswith(b'"') and b',"' not in line:
+        # no field starts with a quote, so every quote is text (the common
+        # stray quote): quote the fields that hold one, leave the rest alone
+        return _Record(_TEXT_QUOTES.sub(_quote, line), line.count(b",") + 1, min(stop + 1, n), 1)
+    fields, end, open_quote = _fields(data, start)
+    if open_quote >= 0:
+        return _Record(b"", len(fields), n, 0, open_quote)
+    lines = data.count(b"\n", start, end) + (data[end - 1] != 0x0A)
+    return _Record(_canonical(fields), len(fields), end, lines)
+
+
+def _fields(data: bytes, start: int) -> tuple[list[bytes | None], int, int]:
+    """The fields of the record at ``start`` (None: empty and unquoted), the offset
+    just past its line end, and that of a quote never closed in it (else -1)."""
     fields: list[bytes | None] = []
     pos, n = start, len(data)
     while True:
@@ -232,18 +261,18 @@ def _record(data: bytes, start: int) -> _Record:
                 after = after[:-1]
             fields.append(quoted.replace(b'""', b'"') + after)
         elif plain.startswith(b'"'):
-            return _Record(fields, n, open_quote=pos)
+            return fields, n, pos
         else:
             if last and plain.endswith(b"\r"):
                 plain = plain[:-1]
             fields.append(plain or None)
         if last:
-            return _Record(fields, min(end + 1, n))
+            return fields, min(end + 1, n), -1
         pos = end + 1
 
 
 def _canonical(fields: list[bytes | None]) -> bytes:
-    """A record as Polars reads it back field for field, on one record."""
+    """Fields as one line Polars reads back field for field (None: empty, read as null)."""
     return b",".join(b"" if f is None else b'"' + f.replace(b'"', b'""') + b'"' for f in fields)
 
 
@@ -328,9 +357,12 @@ def _piece(
 
     ends = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == 0x0A)
     nlines = len(ends) + (0 if body.endswith(b"\n") else 1)
-    covered = np.zeros(nlines + 1, dtype=bool)  # lines of records read here
-    out: list[bytes] = []
-    extra: list[tuple[int, int, bool]] = []  # (line, fields, not_utf8) of those records
+    covered = np.zeros(nlines + 1, dtype=bool)  # lines of the records read here
+    singles: list[int] = []  # those of one line, marked at the end in one go
+    not_utf8 = set((raw.filter(pl.col("not_utf8"))[_ROW] - line).to_list())
+    view = memoryview(body)  # slices of it are not copies
+    out: list[bytes | memoryview] = []
+    odd: list[tuple[int, int, bool]] = []  # (line, fields, not_utf8) of the bad ones
     rows: list[int] = [0]
     shifts: list[int] = [0]
     pos = cur = rec = 0
@@ -345,51 +377,47 @@ def _piece(
                 used = start  # the record goes on in the next piece
                 break
             at = line + k + body.count(b"\n", start, got.open_quote)
-            where = len(got.fields)
             raise _Fatal(
                 Problem(
                     file,
                     at,
-                    _shown(header[where]) if where < ncols else None,
+                    _shown(header[got.fields]) if got.fields < ncols else None,
                     None,
                     'a closing quote: the field opened with " here is never closed '
                     '(close it, or write a quote inside a field as "")',
                     "unterminated_quote",
                 )
             )
-        span = body.count(b"\n", start, got.end) + (0 if body[got.end - 1] == 0x0A else 1)
-        out.append(body[pos:start])
-        out.append(_canonical(got.fields) + b"\n")
+        out += (view[pos:start], got.canonical, b"\n")
         rec += k - cur + 1
-        if span > 1:
+        if got.lines > 1:
             rows.append(rec)
-            shifts.append(shifts[-1] + span - 1)
-        try:
-            body[start : got.end].decode("utf-8")
-            not_utf8 = False
-        except UnicodeDecodeError:
-            not_utf8 = True
-        extra.append((line + k, len(got.fields), not_utf8))
-        covered[k : k + span] = True
-        pos, cur = got.end, k + span
+            shifts.append(shifts[-1] + got.lines - 1)
+            covered[k : k + got.lines] = True
+        else:
+            singles.append(k)
+        bad_text = bool(not_utf8) and any(j in not_utf8 for j in range(k, k + got.lines))
+        if bad_text or got.fields != ncols:
+            odd.append((line + k, got.fields, bad_text))
+        pos, cur = got.end, k + got.lines
+    covered[singles] = True
     if used < len(body):
         covered[body.count(b"\n", 0, used) :] = True  # the lines left for the next piece
     if pos == 0 and used == 0:
         return None, 0
-    out.append(body[pos:used])
+    out.append(view[pos:used])
     keep = pl.Series(~covered[(raw[_ROW] - line).to_numpy()])
+    raw = raw.filter(keep).drop("partial")
     own = pl.DataFrame(
         {
-            _ROW: [r[0] for r in extra],
-            "fields": [r[1] for r in extra],
-            "not_utf8": [r[2] for r in extra],
-            "blank": [False] * len(extra),
+            _ROW: [r[0] for r in odd],
+            "fields": [r[1] for r in odd],
+            "not_utf8": [r[2] for r in odd],
+            "blank": [False] * len(odd),
         },
-        schema={_ROW: pl.Int64, "fields": pl.Int32, "not_utf8": pl.Boolean, "blank": pl.Boolean},
-    ).filter(pl.col("not_utf8") | (pl.col("fields") != ncols))
-    raw = pl.concat([raw.filter(keep).drop("partial"), own.cast(raw.drop("partial").schema)]).sort(
-        _ROW
+        schema={_ROW: pl.Int64, "fields": pl.Int64, "not_utf8": pl.Boolean, "blank": pl.Boolean},
     )
+    raw = pl.concat([raw, own.cast(raw.schema)]).sort(_ROW)
     idx = pl.get_index_type()
     breaks = (pl.Series(rows, dtype=idx), pl.Series(shifts, dtype=idx))
     return _Piece(b"".join(out), True, line, breaks, raw), used
@@ -573,11 +601,11 @@ def _header(fh: BinaryIO, table: Table) -> tuple[list[str], int] | None:
         raise header_problem("a header row shorter than 1 MB")
     if not first.strip():
         raise header_problem("a header row naming the columns")
-    got = _record(first, 0)
-    if got.open_quote >= 0:
+    fields, _, open_quote = _fields(first, 0)
+    if open_quote >= 0:
         raise header_problem("a header row on one line, every quote in it closed")
     try:
-        names = [(f or b"").decode("utf-8") for f in got.fields]
+        names = [(f or b"").decode("utf-8") for f in fields]
     except UnicodeDecodeError:
         raise header_problem("column names in UTF-8") from None
     return names, len(head)
