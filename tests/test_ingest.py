@@ -235,6 +235,18 @@ def test_bom_crlf_quotes_z_and_boolean_spellings(make_folder: FolderMaker) -> No
     assert t["ts"].to_list()[:2] == [dt.datetime(2025, 1, 10, 10), dt.datetime(2025, 3, 1, 12)]
 
 
+def test_timestamps_with_a_space_as_sql_exports_write_them(make_folder: FolderMaker) -> None:
+    transactions = _replace(TRANSACTIONS, "2025-01-10T10:00:00", "2025-01-10 10:00:00")
+    transactions = _replace(transactions, "2025-03-01T12:00:00", "2025-03-01 20:00:00.5+08:00")
+    tables, report = read_folder(make_folder(transactions=transactions))
+    assert report.total_problems == 0
+    assert tables.transactions is not None
+    assert tables.transactions["ts"].to_list()[:2] == [
+        dt.datetime(2025, 1, 10, 10),
+        dt.datetime(2025, 3, 1, 12, 0, 0, 500000),
+    ]
+
+
 def test_extra_columns_passthrough_in_consumers_ignored_elsewhere(make_folder: FolderMaker) -> None:
     consumers = CONSUMERS.replace("defaulted\n", "defaulted,savings,region\n")
     consumers = consumers.replace(",0\n", ",0,1200.5,north\n").replace(",1\n", ",1,,south\n")

@@ -470,7 +470,8 @@ def _bool(e: pl.Expr) -> pl.Expr:
 
 
 def _timestamp(e: pl.Expr) -> pl.Expr:
-    s = e.str.strip_chars()
+    # a space between date and time, as SQL exports write it, reads as the T
+    s = e.str.strip_chars().str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
     naive = s.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
     # an offset or Z: convert to UTC, then drop the zone so every timestamp compares alike
     offset = (
