@@ -699,10 +699,30 @@ def _scan(piece: _Piece, header: list[str]) -> pl.LazyFrame:
     return lf.with_columns(pl.col(_ROW).cast(pl.Int64))
 
 
+def _problem_rows(
+    rows: pl.DataFrame,
+    column: str | None,
+    value: pl.Expr | None,
+    expected: str | pl.Expr,
+    rule: str,
+    order: int = 0,
+) -> pl.DataFrame:
+    """One problem per row of ``rows`` (a frame with ``_ROW``), as ``_PROBLEM_SCHEMA``."""
+    return rows.select(
+        pl.col(_ROW),
+        pl.lit(order).alias("ord"),
+        pl.lit(column, dtype=pl.String).alias("column"),
+        (pl.lit(None, dtype=pl.String) if value is None else value).alias("value"),
+        (pl.lit(expected) if isinstance(expected, str) else expected).alias("expected"),
+        pl.lit(rule).alias("rule"),
+    ).cast(_PROBLEM_SCHEMA)
+
+
 def _problems(rows: list[pl.DataFrame]) -> pl.DataFrame:
+    """Problems in line order; on one line, the row's own first, then by column."""
     if not rows:
         return pl.DataFrame(schema=_PROBLEM_SCHEMA)
-    return pl.concat([r.select(list(_PROBLEM_SCHEMA)).cast(_PROBLEM_SCHEMA) for r in rows])
+    return pl.concat(rows).sort(_ROW, "ord", maintain_order=True)
 
 
 def _typed_piece(
@@ -722,21 +742,15 @@ def _typed_piece(
     part = lf.select(exprs).collect()
     names = part.columns[nvalues:]
     bad = raw.filter(~pl.col("blank"))
-    found: list[pl.DataFrame] = [
-        bad.select(
-            pl.col(_ROW),
-            pl.lit(0).alias("ord"),
-            pl.lit(None, dtype=pl.String).alias("column"),
-            pl.lit(None, dtype=pl.String).alias("value"),
-            pl.when(pl.col("not_utf8"))
-            .then(pl.lit("text in UTF-8"))
-            .otherwise(pl.format(f"{ncols} fields as in the header, found {{}}", pl.col("fields")))
-            .alias("expected"),
-            pl.when(pl.col("not_utf8"))
-            .then(pl.lit("not_utf8"))
-            .otherwise(pl.lit("ragged"))
-            .alias("rule"),
-        )
+    found = [
+        _problem_rows(bad.filter(pl.col("not_utf8")), None, None, "text in UTF-8", "not_utf8"),
+        _problem_rows(
+            bad.filter(~pl.col("not_utf8")),
+            None,
+            None,
+            pl.format(f"{ncols} fields as in the header, found {{}}", pl.col("fields")),
+            "ragged",
+        ),
     ]
     if names:
         hits = part.select(_ROW, *names).filter(pl.any_horizontal(names))
@@ -745,7 +759,7 @@ def _typed_piece(
             hits = hits.filter(~pl.col(_ROW).is_in(bad[_ROW].implode()))
         if hits.height:
             part = _look(table, header, piece, part, hits, found)
-    return part, _problems(found).sort(_ROW, "ord")
+    return part, _problems(found)
 
 
 def _look(
@@ -767,21 +781,12 @@ def _look(
     texts = hits.select(_ROW).join(texts, on=_ROW, how="left", maintain_order="left")
     order = {c.name: i for i, c in enumerate(table.columns, 1)}
 
-    def cells(rows: pl.DataFrame, col: Column, rule: str, value: bool = True) -> None:
-        if rows.height == 0:
-            return
-        found.append(
-            rows.select(
-                pl.col(_ROW),
-                pl.lit(order[col.name]).alias("ord"),
-                pl.lit(col.name).alias("column"),
-                (pl.col("raw") if value else pl.lit(None, dtype=pl.String)).alias("value"),
-                pl.lit("a value (required)" if rule == "empty" else col.expected()).alias(
-                    "expected"
-                ),
-                pl.lit(rule).alias("rule"),
-            )
-        )
+    def cells(rows: pl.DataFrame, col: Column, rule: str) -> None:
+        at = order[col.name]
+        if rule == "empty":
+            found.append(_problem_rows(rows, col.name, None, "a value (required)", rule, at))
+        else:
+            found.append(_problem_rows(rows, col.name, pl.col("raw"), col.expected(), rule, at))
 
     for name in hits.columns[1:]:
         rule, colname = name[1:].split(":", 1)
@@ -789,7 +794,7 @@ def _look(
         flagged = pl.concat([texts, hits.select(name)], how="horizontal").filter(pl.col(name))
         flagged = flagged.select(_ROW, pl.col(colname).alias("raw"))
         if rule == "empty":
-            cells(flagged, col, "empty", value=False)
+            cells(flagged, col, "empty")
         elif rule == "domain":
             cells(flagged, col, "domain")
         else:
@@ -802,7 +807,7 @@ def _look(
             failed = parsed.filter(~ok)
             cells(failed.filter(pl.col("v").is_not_null()), col, "domain")
             if col.required:  # empty means unknown, which a required column cannot be
-                cells(failed.filter(pl.col("v").is_null() & pl.col("blank")), col, "empty", False)
+                cells(failed.filter(pl.col("v").is_null() & pl.col("blank")), col, "empty")
             cells(failed.filter(pl.col("v").is_null() & ~pl.col("blank")), col, "type")
             good = parsed.filter(ok)
             if good.height:
@@ -857,49 +862,12 @@ def _read_csv(table: Table, fh: BinaryIO, report: Report) -> _Read | None:
     del parts
     rows = frame.height
 
-    # unique keys: the second and later occurrences are the problem
-    for col in table.columns:
-        if col.unique and col.name in header:
-            keys = frame.get_column(col.name).drop_nulls()
-            if _strictly_increasing(keys) or keys.n_unique() == keys.len():
-                continue  # the common case: exported ids are usually in order
-            dup = (
-                frame.select(pl.col(_ROW), pl.col(col.name).alias("value"))
-                .filter(pl.col("value").is_not_null() & pl.col("value").is_duplicated())
-                .sort(_ROW)
-                .with_columns(pl.col(_ROW).first().over("value").alias("first"))
-                .filter(pl.col(_ROW) != pl.col("first"))
-            )
-            problems = dup.select(
-                pl.col(_ROW),
-                pl.lit(0).alias("ord"),
-                pl.lit(col.name).alias("column"),
-                pl.col("value"),
-                pl.format(f"a unique {col.name} (already on line {{}})", pl.col("first")).alias(
-                    "expected"
-                ),
-                pl.lit("duplicate_key").alias("rule"),
-            )
-            report.extend(file, _problems([problems]))
-            found.append(problems.select(_ROW, "rule"))
-
+    checks = [_duplicate_keys(table, frame, header)]
     numeric = _passthrough_numbers(frame, passthrough)
-    for name in numeric:
-        col = passthrough_number(name)
-        x = pl.col(name).cast(pl.Float64, strict=False)
-        allowed = _in_domain(col, x)
-        assert allowed is not None
-        out = frame.filter(pl.col(name).is_not_null() & (pl.col(name) != "") & ~allowed)
-        problems = out.select(
-            pl.col(_ROW),
-            pl.lit(0).alias("ord"),
-            pl.lit(_shown(name)).alias("column"),
-            pl.col(name).alias("value"),
-            pl.lit(col.expected() + " (the column holds numbers)").alias("expected"),
-            pl.lit("domain").alias("rule"),
-        )
+    checks += [_passthrough_range(frame, name) for name in numeric]
+    for problems in checks:
         if problems.height:
-            report.extend(file, _problems([problems]))
+            report.extend(file, problems)
             found.append(problems.select(_ROW, "rule"))
 
     bad_rows = (
@@ -919,6 +887,37 @@ def _read_csv(table: Table, fh: BinaryIO, report: Report) -> _Read | None:
         passthrough,
         numeric,
     )
+
+
+def _duplicate_keys(table: Table, frame: pl.DataFrame, header: list[str]) -> pl.DataFrame:
+    """Unique columns: the second and later occurrences of a value are the problem."""
+    found: list[pl.DataFrame] = []
+    for col in table.columns:
+        if not col.unique or col.name not in header:
+            continue
+        keys = frame.get_column(col.name).drop_nulls()
+        if _strictly_increasing(keys) or keys.n_unique() == keys.len():
+            continue  # the common case: exported ids are usually in order
+        dup = (
+            frame.select(_ROW, pl.col(col.name).alias("value"))
+            .filter(pl.col("value").is_not_null() & pl.col("value").is_duplicated())
+            .sort(_ROW)
+            .with_columns(pl.col(_ROW).first().over("value").alias("first"))
+            .filter(pl.col(_ROW) != pl.col("first"))
+        )
+        expected = pl.format(f"a unique {col.name} (already on line {{}})", pl.col("first"))
+        found.append(_problem_rows(dup, col.name, pl.col("value"), expected, "duplicate_key"))
+    return _problems(found)
+
+
+def _passthrough_range(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    """The cells of a passthrough column of numbers outside the contract's range."""
+    col = passthrough_number(name)
+    allowed = _in_domain(col, pl.col(name).cast(pl.Float64, strict=False))
+    assert allowed is not None
+    out = frame.filter(pl.col(name).is_not_null() & (pl.col(name) != "") & ~allowed)
+    expected = col.expected() + " (the column holds numbers)"
+    return _problem_rows(out, _shown(name), pl.col(name), expected, "domain")
 
 
 def _passthrough_numbers(frame: pl.DataFrame, names: list[str]) -> list[str]:
@@ -1080,16 +1079,10 @@ def _check_references(reads: dict[str, _Read], report: Report, lenient: bool) ->
             if target is None:
                 continue
             dangling = _dangling(got.frame, col.name, target.frame.get_column(target_col))
+            expected = f"a {target_col} of {target.table.filename}"
             report.extend(
                 got.table.filename,
-                dangling.select(
-                    pl.col(_ROW),
-                    pl.lit(0).alias("ord"),
-                    pl.lit(col.name).alias("column"),
-                    pl.col(col.name).alias("value"),
-                    pl.lit(f"a {target_col} of {target.table.filename}").alias("expected"),
-                    pl.lit("dangling_reference").alias("rule"),
-                ).cast(_PROBLEM_SCHEMA),
+                _problem_rows(dangling, col.name, pl.col(col.name), expected, "dangling_reference"),
             )
             if lenient:
                 before = got.frame.height
