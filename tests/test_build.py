@@ -117,12 +117,22 @@ def test_same_inputs_same_bytes(data_dir: Path, model_dir: Path, tmp_path: Path)
         assert (again / name).read_bytes() == (model_dir / name).read_bytes(), name
 
 
-def test_failed_build_leaves_old_model(data_dir: Path, model_dir: Path, tmp_path: Path) -> None:
+def test_failed_build_leaves_old_model(
+    data_dir: Path, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trustscore.model_folder import FolderWriter
+
     target = tmp_path / "m"
     shutil.copytree(model_dir, target)
     before = {p.name: p.read_bytes() for p in target.iterdir()}
-    with pytest.raises(RuntimeError, match="injected"):
-        build(data_dir, target, config=Config(), force=True, fail_before_rename=True)
+
+    def fail(self: FolderWriter, manifest: object) -> Path:
+        raise RuntimeError("injected failure before the swap")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(FolderWriter, "commit", fail)
+        with pytest.raises(RuntimeError, match="injected"):
+            build(data_dir, target, config=Config(), force=True)
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     bad = tmp_path / "bad"
     shutil.copytree(data_dir, bad)

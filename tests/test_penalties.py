@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 import pytest
 
 from trustscore.penalties import (
     EVENTS_SCHEMA,
     PenaltyPolicy,
-    apply,
     penalty_lines,
     person_penalties,
 )
+from trustscore.scale import Scale, final_score
 
 AS_OF = dt.date(2026, 1, 1)
 
@@ -58,9 +59,12 @@ def test_lines_per_event_type() -> None:
 
 
 def test_final_score_clipped() -> None:
-    final = apply(pl.Series([500.0, 700.0, 990.0]), pl.Series([300.0, 20.0, 0.0]))
-    # 500 - 300 = 200 -> 350; 700 - 20 = 680; 990 -> 950
-    assert final.to_list() == [350.0, 680.0, 950.0]
+    final, clipping = final_score(
+        np.array([500.0, 700.0, 990.0, 599.5]), np.array([300.0, 20.0, 0.0, 0.0]), Scale()
+    )
+    # 500 - 300 = 200 -> 350; 700 - 20 = 680; 990 -> 950; 599.5 rounds half up
+    assert final.tolist() == [350.0, 680.0, 950.0, 600.0]
+    assert clipping.tolist() == [150.0, 0.0, -40.0, 0.0]
 
 
 def test_custom_policy_and_refusals() -> None:

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trustscore.bands import BAND_NAMES, BANDS
-from trustscore.scale import Scale, band_expr, band_of, points, round_score
+from trustscore.scale import Scale, band_expr, band_of, final_score, points, round_score
 
 
 def test_defaults_follow_the_design() -> None:
@@ -36,11 +36,12 @@ def test_a_higher_margin_is_a_lower_score() -> None:
     assert scores[0] > scores[1] > scores[2]
 
 
-def test_the_model_score_is_not_clipped_but_clip_does() -> None:
+def test_the_model_score_is_not_clipped_but_the_final_score_is() -> None:
     s = Scale()
     raw = s.score_from_margin(np.array([-20.0, 20.0]))
     assert raw[0] > 950 and raw[1] < 350
-    np.testing.assert_array_equal(s.clip(raw), [950, 350])
+    final, _ = final_score(raw, np.zeros(2), s)
+    np.testing.assert_array_equal(final, [950, 350])
 
 
 def test_margin_and_score_invert_each_other() -> None:

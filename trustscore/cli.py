@@ -19,12 +19,54 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import polars as pl
 import typer
+from typer.core import TyperGroup
 
 from trustscore import __version__
 from trustscore.errors import DataError, TrustscoreError, UsageError
 from trustscore.formats import Format, atomic_output, resolve, write_frame
 
+
+class _Group(TyperGroup):
+    """The app's group: Click's own usage errors in the house style, one line.
+
+    Click prints ``Usage: ...`` then ``Error: No such option``; every other
+    error of ours is ``error: <what>`` plus a hint, so a script (and a person)
+    reads one style.
+    """
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.TyperException as exc:
+            ctx = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                sys.stderr.write(exc.format_message() + "\n")
+            else:
+                from trustscore import render
+
+                command = ctx.command_path if ctx is not None else "trustscore"
+                render.print_error(exc.format_message(), f"see {command} --help")
+            if not standalone_mode:
+                raise
+            sys.exit(getattr(exc, "exit_code", 2))
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            sys.exit(1)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
+
+
 app = typer.Typer(
+    cls=_Group,
     name="trustscore",
     help="Build an explainable Sesame-style trust score (350-950) from a platform's own records.",
     no_args_is_help=True,
@@ -44,15 +86,22 @@ FormatOpt = Annotated[
     typer.Option(
         "--format",
         "-f",
-        help="table, csv, json, ndjson, or parquet (with --output). "
-        "Default: table on a terminal, csv on a pipe.",
+        metavar="FORMAT",
+        help="table, csv, json, ndjson or parquet. Default: from the --output suffix, "
+        "else table on a terminal and csv on a pipe.",
         case_sensitive=False,
         show_default=False,
     ),
 ]
 OutputOpt = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="Write to FILE (atomically) instead of stdout."),
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write to FILE (atomically) instead of stdout; its suffix (.csv, .json, "
+        ".ndjson, .jsonl, .parquet) picks the format.",
+    ),
 ]
 SafeCsvOpt = Annotated[
     bool,
@@ -62,9 +111,17 @@ SafeCsvOpt = Annotated[
         "(or full-width = + - @) with ' (spreadsheet-safe).",
     ),
 ]
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        metavar="A,B,...",
+        help="Only these columns, in this order (names separated by commas).",
+    ),
+]
 LenientOpt = Annotated[
     bool,
-    typer.Option("--lenient", help="Drop rows that break the contract, count them, go on."),
+    typer.Option("--lenient", help="Drop the rows that break the contract, count them, and go on."),
 ]
 
 
@@ -156,6 +213,73 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+class Output:
+    """Where and how a command's data go: checked before any work is done.
+
+    Every command that prints data takes the same options (--format, --output,
+    --safe-csv, --columns) and sends its frames through :meth:`emit`.
+    """
+
+    def __init__(
+        self,
+        fmt: Format | None,
+        output: Path | None,
+        *,
+        safe_csv: bool = False,
+        columns: str | None = None,
+    ) -> None:
+        check_output(output)
+        self.format = resolve(fmt, output, sys.stdout.isatty())
+        if output is not None and self.format is Format.TABLE:
+            raise UsageError(
+                "--format table is for the terminal", hint="pick csv, json, ndjson or parquet"
+            )
+        self.output = output
+        self.safe_csv = safe_csv
+        self.columns = _column_list(columns)
+
+    def emit(self, frame: pl.DataFrame, title: str | None = None) -> None:
+        """Send a data frame to stdout or the output file in the chosen format."""
+        if self.columns:
+            frame = select_columns(frame, self.columns)
+        if self.output is not None:
+            with atomic_output(self.output) as fh:
+                write_frame(frame, self.format, fh, safe_csv=self.safe_csv)
+            return
+        if self.format is Format.TABLE:
+            from trustscore import render
+
+            render.print_frame(frame, title)
+            return
+        write_frame(frame, self.format, sys.stdout.buffer, safe_csv=self.safe_csv)
+        sys.stdout.buffer.flush()
+
+
+def _column_list(columns: str | None) -> list[str]:
+    if columns is None:
+        return []
+    names = [c.strip() for c in columns.split(",") if c.strip()]
+    if not names:
+        raise UsageError("--columns names no column", hint="e.g. --columns person_id,score")
+    return names
+
+
+def select_columns(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """The named columns in the given order; an unknown name is a usage error."""
+    import difflib
+
+    for name in names:
+        if name not in frame.columns:
+            close = difflib.get_close_matches(name, frame.columns, n=3)
+            raise UsageError(
+                f"--columns: no column {name!r}",
+                hint=("did you mean " + ", ".join(close) + "?")
+                if close
+                else "the columns are: " + ", ".join(frame.columns[:12]),
+            )
+    return frame.select(names)
+
+
 def emit(
     frame: pl.DataFrame,
     fmt: Format | None,
@@ -165,20 +289,7 @@ def emit(
     title: str | None = None,
 ) -> None:
     """Send a data frame to stdout or ``output`` in the chosen format."""
-    chosen = resolve(fmt, output, sys.stdout.isatty())
-    if output is not None:
-        if chosen is Format.TABLE:
-            raise UsageError("--format table is for the terminal; pick csv, json or parquet")
-        with atomic_output(output) as fh:
-            write_frame(frame, chosen, fh, safe_csv=safe_csv)
-        return
-    if chosen is Format.TABLE:
-        from trustscore import render
-
-        render.print_frame(frame, title)
-        return
-    write_frame(frame, chosen, sys.stdout.buffer, safe_csv=safe_csv)
-    sys.stdout.buffer.flush()
+    Output(fmt, output, safe_csv=safe_csv).emit(frame, title)
 
 
 def check_output(output: Path | None) -> None:
@@ -212,21 +323,30 @@ def sample(
     out_dir: Annotated[
         Path, typer.Argument(help="Folder to write the four CSVs into.", metavar="OUT_DIR")
     ],
-    persons: Annotated[int, typer.Option("--persons", "-n", min=1, help="Persons.")] = 5000,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+    persons: Annotated[
+        int, typer.Option("--persons", "-n", min=1, max=100_000_000, help="Persons.")
+    ] = 5000,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed.")] = 0,
     force: Annotated[
-        bool, typer.Option("--force", help="Overwrite CSVs already in OUT_DIR.")
+        bool, typer.Option("--force", help="Overwrite the four CSVs if OUT_DIR holds them.")
     ] = False,
     fmt: FormatOpt = None,
+    output: OutputOpt = None,
 ) -> None:
-    """Write a synthetic platform (four CSVs in the contract) to OUT_DIR.
+    """Write a synthetic platform: four CSVs in the contract.
 
-    The same --persons and --seed give the same bytes.
+    The same --persons and --seed give the same bytes. Prints the files and
+    their row counts.
+
+    \b
+    Example:
+      trustscore sample demo --persons 2000 --seed 7
     """
     from trustscore import render
     from trustscore.sample import generate
     from trustscore.schema import TABLES
 
+    out = Output(fmt, output)
     existing = [t.filename for t in TABLES.values() if (out_dir / t.filename).exists()]
     if existing and not force:
         raise UsageError(
@@ -242,7 +362,7 @@ def sample(
             "rows": list(rows.values()),
         }
     )
-    emit(frame, fmt, None, title=f"sample data in {out_dir}")
+    out.emit(frame, title=f"sample data in {out_dir}")
 
 
 # ------------------------------------------------------------------ validate
@@ -260,14 +380,20 @@ def validate(
     fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
-    """Check a data folder against the contract: tables, row counts, every problem.
+    """Check a data folder against the contract.
 
-    Exit 0 when clean, 3 when not. Problems go to stderr, one line each.
+    Prints each table's rows and problems; every problem goes to stderr, one
+    line naming file, line, column and value. Exit 0 when clean, 3 when not.
+
+    \b
+    Example:
+      trustscore validate sample_data
+      trustscore validate - < consumers.csv
     """
     from trustscore import render
     from trustscore.ingest import Report, read_folder
 
-    check_output(output)
+    out = Output(fmt, output)
     failure: DataError | None = None
     try:
         _, report = read_folder(data_dir)
@@ -275,6 +401,11 @@ def validate(
         if not isinstance(exc.report, Report):
             raise
         failure, report = exc, exc.report
+        # validate itself drops nothing: the commands that read data do, when asked
+        failure.hint = (
+            "fix the rows named above, or pass --lenient to features, build or score "
+            "to drop them and go on"
+        )
     for note in report.notes:
         render.print_note(note)
     frame = pl.DataFrame(
@@ -287,7 +418,7 @@ def validate(
         schema={"table": pl.String, "file": pl.String, "rows": pl.Int64, "problems": pl.Int64},
     )
     if failure is None or output is None:  # a file is written only for valid data
-        emit(frame, fmt, output, title=f"{data_dir}: {'invalid' if failure else 'valid'}")
+        out.emit(frame, title=f"{data_dir}: {'invalid' if failure else 'valid'}")
     if failure is not None:
         _report(failure)
         raise typer.Exit(failure.exit_code)
@@ -300,16 +431,37 @@ AsOfOpt = Annotated[
     typer.Option(
         "--as-of",
         formats=["%Y-%m-%d"],
+        metavar="YYYY-MM-DD",
         help="Count only events before this date (default: the day after the latest "
         "transaction in the folder).",
         show_default=False,
     ),
 ]
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML config (see the README).")
+    Path | None,
+    typer.Option("--config", "-c", metavar="FILE", help="TOML config (see the README)."),
 ]
-ModelOpt = Annotated[Path, typer.Option("--model", "-m", help="The model folder made by build.")]
+MODEL_ENV = "TRUSTSCORE_MODEL"
+ModelOpt = Annotated[
+    Path,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="DIR",
+        envvar=MODEL_ENV,
+        help=f"The model folder made by build (default: ${MODEL_ENV}, else ./trustscore-model).",
+        show_default=False,
+    ),
+]
 DEFAULT_MODEL = Path("trustscore-model")
+DataDirArg = Annotated[
+    str,
+    typer.Argument(
+        help="The data folder of CSVs (or - for consumers.csv on stdin).",
+        metavar="DATA_DIR",
+        show_default=False,
+    ),
+]
 
 
 def _date(value: datetime | None) -> date | None:
@@ -331,32 +483,37 @@ def _warn_protected(protected: list[str]) -> None:
 @app.command()
 @handle_errors
 def features(
-    data_dir: Annotated[
-        str, typer.Argument(help="The data folder (or - for consumers.csv).", metavar="DATA_DIR")
-    ],
+    data_dir: DataDirArg,
     as_of: AsOfOpt = None,
     config: ConfigOpt = None,
     lenient: LenientOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     safe_csv: SafeCsvOpt = False,
+    columns: ColumnsOpt = None,
 ) -> None:
-    """Compute the per-person feature table: one row per consumer, person_id first.
+    """Compute the per-person feature table.
 
-    Only events strictly before the as-of date count. Counts are 0 for persons
-    with no activity; rates, averages and recencies are left empty.
+    One row per consumer, person_id first. Only events strictly before the
+    as-of date count. Counts are 0 for persons with no activity; rates,
+    averages and recencies are left empty.
+
+    \b
+    Example:
+      trustscore features sample_data --as-of 2026-01-01 -o features.parquet
+      trustscore features sample_data --columns person_id,spend_365d
     """
     from trustscore import config as config_mod
     from trustscore import render
     from trustscore.pipeline import prepare
 
-    check_output(output)
+    out = Output(fmt, output, safe_csv=safe_csv, columns=columns)
     cfg = config_mod.load(config)
     prepared = prepare(data_dir, config=cfg, as_of=_date(as_of), lenient=lenient)
     _notes(prepared.report, prepared.features.notes)
     _warn_protected(prepared.features.protected)
     render.print_note(f"as of {prepared.as_of.isoformat()}")
-    emit(prepared.features.frame, fmt, output, safe_csv=safe_csv, title="features")
+    out.emit(prepared.features.frame, title="features")
 
 
 def _notes(report: Any, features: list[str]) -> None:
@@ -377,11 +534,19 @@ def _notes(report: Any, features: list[str]) -> None:
 @app.command()
 @handle_errors
 def build(
-    data_dir: Annotated[
-        str, typer.Argument(help="The data folder to learn from.", metavar="DATA_DIR")
-    ],
-    out: Annotated[
-        Path, typer.Option("--out", help="Where to write the model folder.")
+    data_dir: DataDirArg,
+    model: Annotated[
+        Path,
+        typer.Option(
+            "--model",
+            "-m",
+            "--out",
+            metavar="DIR",
+            envvar=MODEL_ENV,
+            help=f"Where to write the model folder (default: ${MODEL_ENV}, else "
+            "./trustscore-model). --out is the same option.",
+            show_default=False,
+        ),
     ] = DEFAULT_MODEL,
     as_of: AsOfOpt = None,
     config: ConfigOpt = None,
@@ -389,24 +554,34 @@ def build(
         int | None,
         typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed (default: the config's)."),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing model.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the model folder there (only a model).")
+    ] = False,
     lenient: LenientOpt = False,
     fmt: FormatOpt = None,
+    output: OutputOpt = None,
 ) -> None:
-    """Learn a trust score from DATA_DIR and write the model folder (default ./trustscore-model).
+    """Learn a trust score and write the model folder.
 
     validate -> features -> train on the labelled persons -> evaluate on a
     holdout -> score everyone -> write the folder whole (or not at all).
+    Prints the build summary; --format json gives all of it.
+
+    \b
+    Example:
+      trustscore build sample_data
+      trustscore build sample_data --model models/2026-01 --as-of 2026-01-01
     """
     from trustscore import config as config_mod
     from trustscore import render
     from trustscore.pipeline import build as run_build
 
+    out = Output(fmt, output)
     cfg = config_mod.load(config)
     with render.phases(_stderr_is_terminal()) as (phase, rounds):
         result = run_build(
             data_dir,
-            out,
+            model,
             config=cfg,
             as_of=_date(as_of),
             seed=seed,
@@ -417,19 +592,23 @@ def build(
         )
     _notes(result.report, [n for n in result.notes if n not in result.report.notes])
     _warn_protected(result.protected)
-    chosen = resolve(fmt, None, sys.stdout.isatty())
-    if chosen is Format.TABLE:
-        render.build_summary(result.metrics, str(out))
-    elif chosen is Format.JSON:
+    if out.format is Format.TABLE:
+        render.build_summary(result.metrics, str(result.out))
+    elif out.format is Format.JSON:
         from trustscore.formats import write_json
 
-        write_json({"model": str(out), **result.metrics}, sys.stdout.buffer)
+        summary = {"model": str(result.out), **result.metrics}
+        if out.output is None:
+            write_json(summary, sys.stdout.buffer)
+        else:
+            with atomic_output(out.output) as fh:
+                write_json(summary, fh)
     else:
-        emit(_metrics_frame(result.metrics), chosen, None)
+        out.emit(_metrics_frame(result.metrics))
 
 
 def _metrics_frame(metrics: dict[str, Any]) -> pl.DataFrame:
-    """The build summary as tidy rows: section, name, value."""
+    """The build summary as tidy rows: section, name, value (a number) or text."""
     rows: list[tuple[str, str, float | int | str | None]] = []
     for key in ("as_of", "trees", "features", "persons", "labelled"):
         rows.append(("model", key, metrics[key]))
@@ -439,13 +618,15 @@ def _metrics_frame(metrics: dict[str, Any]) -> pl.DataFrame:
             rows.append((part, key, m[key]))
     for b in metrics["score_bands"]:
         rows.append(("bands", f"{b['band']}.persons", b["persons"]))
-        rows.append(("bands", f"{b['band']}.bad_rate", b["bad_rate"]))
+        rows.append(("bands", f"{b['band']}.holdout_bad_rate", b["holdout_bad_rate"]))
     return pl.DataFrame(
         {
             "section": [r[0] for r in rows],
             "name": [r[1] for r in rows],
-            "value": [None if r[2] is None else str(r[2]) for r in rows],
-        }
+            "value": [r[2] if isinstance(r[2], int | float) else None for r in rows],
+            "text": [r[2] if isinstance(r[2], str) else None for r in rows],
+        },
+        schema={"section": pl.String, "name": pl.String, "value": pl.Float64, "text": pl.String},
     )
 
 
@@ -455,32 +636,36 @@ def _metrics_frame(metrics: dict[str, Any]) -> pl.DataFrame:
 @app.command()
 @handle_errors
 def score(
-    data_dir: Annotated[
-        str, typer.Argument(help="The data folder to score (or -).", metavar="DATA_DIR")
-    ],
+    data_dir: DataDirArg,
     model: ModelOpt = DEFAULT_MODEL,
     as_of: AsOfOpt = None,
     lenient: LenientOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     safe_csv: SafeCsvOpt = False,
+    columns: ColumnsOpt = None,
 ) -> None:
     """Score everyone in DATA_DIR with a saved model.
 
     Columns: person_id, score, band, model_score, penalty, p_bad, base_points,
     then the points of each dimension (base_points + the five = model_score).
+
+    \b
+    Example:
+      trustscore score sample_data -o scores.csv
+      trustscore score sample_data -f ndjson | head -3
     """
     from trustscore import render
     from trustscore.pipeline import SCORE_COLUMNS
     from trustscore.pipeline import score as run_score
 
-    check_output(output)
+    out = Output(fmt, output, safe_csv=safe_csv, columns=columns)
     with render.phases(_stderr_is_terminal()) as (phase, _):
         scored, prepared = run_score(
             data_dir, model, as_of=_date(as_of), lenient=lenient, phase=phase
         )
     _notes(prepared.report, prepared.features.notes)
-    emit(scored.scores.select(SCORE_COLUMNS), fmt, output, safe_csv=safe_csv, title="scores")
+    out.emit(scored.scores.select(SCORE_COLUMNS), title="scores")
 
 
 class CardFormat(StrEnum):

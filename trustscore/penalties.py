@@ -82,10 +82,3 @@ def penalty_lines(events: pl.DataFrame, as_of: dt.date, policy: PenaltyPolicy) -
             pl.col("merchant_id").last().alias("merchant_id"),
         )
     )
-
-
-def apply(
-    model_score: pl.Series, penalty: pl.Series, low: float = 350.0, high: float = 950.0
-) -> pl.Series:
-    """final score = clip(model score - penalty, low, high)."""
-    return (model_score - penalty).clip(low, high)

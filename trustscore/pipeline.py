@@ -168,8 +168,7 @@ def score_frame(
         for j, spec in enumerate(specs):
             dim_points[:, DIMENSIONS.index(spec.dimension)] += group_points[:, j]
     model_score = base_points + dim_points.sum(axis=1)
-    margin = (scale.offset - model_score) / scale.factor
-    p_bad = scale.p_bad_from_margin(margin)
+    p_bad = scale.p_bad_from_margin(scale.margin_from_score(model_score))
 
     person = frame.get_column("person_id")
     pen = person_penalties(prepared.features.events, prepared.as_of, policy)
@@ -180,9 +179,9 @@ def score_frame(
         .fill_null(0.0)
         .to_numpy()
     )
-    final = np.clip(model_score - penalty, scale.low, scale.high)
-    final_rounded = np.floor(final + 0.5)
-    from trustscore.scale import band_of
+    from trustscore.scale import band_of, final_score
+
+    final_rounded, _ = final_score(model_score, penalty, scale)
 
     scores = pl.DataFrame(
         {
@@ -298,15 +297,13 @@ def build(
     lenient: bool = False,
     phase: Phase = _quiet_phase,
     rounds: Rounds = _quiet_rounds,
-    fail_before_rename: bool = False,
 ) -> BuildResult:
     """validate -> features -> train -> evaluate -> score everyone -> write the folder.
 
     The folder is written whole or not at all (see :mod:`trustscore.model_folder`):
     the place is checked and reserved before any work, an existing ``out`` is
     replaced only when it is a model folder and ``force`` is given, and it
-    survives any failure. ``fail_before_rename`` is a test hook that fails just
-    before the swap.
+    survives any failure.
     """
     from trustscore.model import ModelParams
 
@@ -327,7 +324,6 @@ def build(
             lenient=lenient,
             phase=phase,
             rounds=rounds,
-            fail_before_rename=fail_before_rename,
         )
     except BaseException:
         writer.abort()
@@ -345,7 +341,6 @@ def _build(
     lenient: bool,
     phase: Phase,
     rounds: Rounds,
-    fail_before_rename: bool,
 ) -> BuildResult:
     from trustscore.model import TrustModel, split_dev_holdout, split_es, to_matrix
     from trustscore.scale import Scale, band_of
@@ -394,7 +389,7 @@ def _build(
         "labelled": int(labelled.size),
         "development": part(dev),
         "holdout": part(hold),
-        "score_bands": _band_counts(bands_all, y),
+        "score_bands": _band_counts(bands_all, y, labelled[hold]),
     }
 
     phase("writing the model folder")
@@ -411,8 +406,6 @@ def _build(
     writer.add_parquet(EVENTS_FILE, result.events)
     writer.add_json(METRICS_FILE, metrics)
     writer.add_json(CONFIG_FILE, config.as_dict())
-    if fail_before_rename:
-        raise RuntimeError("injected failure before the rename (test hook)")
     out = writer.commit(
         {
             "versions": _versions(),
@@ -436,20 +429,26 @@ def _build(
     )
 
 
-def _band_counts(bands: list[str], y: np.ndarray[Any, Any]) -> list[dict[str, Any]]:
+def _band_counts(
+    bands: list[str], y: np.ndarray[Any, Any], holdout: np.ndarray[Any, Any]
+) -> list[dict[str, Any]]:
+    """Everyone per final-score band, and the bad rate of the band's holdout persons:
+    the honest figure (the development persons were trained on)."""
     from trustscore.bands import BAND_NAMES
     from trustscore.metrics import band_table
 
     counts = {b: 0 for b in BAND_NAMES}
     for b in bands:
         counts[b] += 1
-    labelled = {r["band"]: r for r in band_table(y, bands)}
+    y_hold = np.full(y.size, np.nan)
+    y_hold[holdout] = y[holdout]
+    held = {r["band"]: r for r in band_table(y_hold, bands)}
     return [
         {
             "band": b,
             "persons": counts[b],
-            "labelled": labelled[b]["count"],
-            "bad_rate": labelled[b]["bad_rate"],
+            "holdout": held[b]["count"],
+            "holdout_bad_rate": held[b]["bad_rate"],
         }
         for b in BAND_NAMES
     ]
@@ -462,6 +461,14 @@ def _check_schema(model: Any, prepared: Prepared, folder: Path) -> None:
     """The data must give the model every feature it was built with."""
     have = {s.name: s for s in prepared.features.specs}
     missing = [s for s in model.specs if s.name not in have]
+    if missing and prepared.tables.folder is None:
+        tables = sorted({s.table for s in missing} - {"consumers"})
+        if tables:
+            raise UsageError(
+                "standard input carries only consumers.csv, and this model was also built "
+                "from " + ", ".join(f"{t}.csv" for t in tables),
+                hint="give the data folder instead of -: trustscore score DATA_DIR",
+            )
     if missing:
         by_table: dict[str, list[str]] = {}
         for s in missing:

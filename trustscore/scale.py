@@ -59,10 +59,6 @@ class Scale:
         """The inverse of :meth:`score_from_margin`."""
         return (self.offset - np.asarray(score, dtype=np.float64)) / self.factor
 
-    def clip(self, score: npt.ArrayLike) -> FloatArray:
-        """Keep a score inside ``low..high``; the final score never leaves it."""
-        return np.clip(np.asarray(score, dtype=np.float64), self.low, self.high)
-
     @staticmethod
     def p_bad_from_margin(margin: npt.ArrayLike) -> FloatArray:
         """The probability of bad: the logistic of the margin, without overflow warnings."""
@@ -92,6 +88,18 @@ def round_score(score: npt.ArrayLike) -> FloatArray:
     """Round half up, the way a score is printed (numpy's rint would round 599.5 to 600
     but 598.5 to 598; a printed score and its band must never disagree)."""
     return np.floor(np.asarray(score, dtype=np.float64) + 0.5)
+
+
+def final_score(
+    model_score: npt.ArrayLike, penalty: npt.ArrayLike, scale: Scale
+) -> tuple[FloatArray, FloatArray]:
+    """The one home of DESIGN 4's rule: final = clip(model score - penalty, low, high),
+    rounded half up as it is printed. Returns (final, clipping), where clipping is
+    what the scale's ends added (+) or took (-): final = model - penalty + clipping,
+    to rounding."""
+    raw = np.asarray(model_score, dtype=np.float64) - np.asarray(penalty, dtype=np.float64)
+    clipped = np.clip(raw, scale.low, scale.high)
+    return round_score(clipped), clipped - raw
 
 
 def band_of(scores: npt.ArrayLike) -> list[str]:
