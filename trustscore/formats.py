@@ -34,12 +34,22 @@ class Format(StrEnum):
     PARQUET = "parquet"
 
 
+SUFFIXES: dict[str, Format] = {
+    ".csv": Format.CSV,
+    ".json": Format.JSON,
+    ".ndjson": Format.NDJSON,
+    ".jsonl": Format.NDJSON,
+    ".parquet": Format.PARQUET,
+}
+
+
 def resolve(fmt: Format | None, output: Path | None, is_terminal: bool) -> Format:
-    """The format to use: as asked, else table on a terminal and csv on a pipe or file."""
+    """The format to use: as asked; else the output file's suffix; else table on a
+    terminal and csv on a pipe (or a file whose suffix names no format)."""
     if fmt is None:
-        if output is not None and output.suffix == ".parquet":
-            return Format.PARQUET
-        return Format.TABLE if is_terminal and output is None else Format.CSV
+        if output is not None:
+            return SUFFIXES.get(output.suffix.lower(), Format.CSV)
+        return Format.TABLE if is_terminal else Format.CSV
     if fmt is Format.PARQUET and output is None:
         raise UsageError("--format parquet needs --output FILE", hint="parquet is not for a pipe")
     return fmt
