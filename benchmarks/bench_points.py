@@ -25,8 +25,8 @@ import numpy.typing as npt
 import xgboost as xgb
 
 from trustscore.features.spec import DIMENSIONS, FeatureSpec
-from trustscore.model import ModelParams, TrustModel
-from trustscore.scale import Scale
+from trustscore.model import TrustModel
+from trustscore.params import ModelParams, Scale
 
 
 def make_data(

@@ -21,9 +21,9 @@ import polars as pl
 
 from trustscore import metrics
 from trustscore.config import Config
-from trustscore.model import ModelParams, TrustModel, split_dev_holdout, split_es, to_matrix
+from trustscore.model import TrustModel, split_dev_holdout, split_es, to_matrix
+from trustscore.params import ModelParams, Scale
 from trustscore.pipeline import prepare
-from trustscore.scale import Scale
 
 ROOT = Path(__file__).resolve().parent.parent
 

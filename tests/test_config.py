@@ -78,7 +78,7 @@ def test_bad_config_is_a_usage_error(tmp_path: Path, text: str, words: str) -> N
 )
 def test_model_settings_have_ranges(values: dict[str, object], words: str) -> None:
     # a typo of 1e9 rounds must fail at once, not train for days
-    from trustscore.model import ModelParams
+    from trustscore.params import ModelParams
 
     with pytest.raises(ValueError, match=words):
         ModelParams.from_dict(values)

@@ -19,16 +19,15 @@ import xgboost as xgb
 from trustscore.errors import ModelError
 from trustscore.features.spec import DIMENSIONS, Dimension, FeatureSpec
 from trustscore.model import (
-    META_FILE,
-    MODEL_FILE,
-    ModelParams,
     NotFittedError,
     TrustModel,
     split_dev_holdout,
     split_es,
     to_matrix,
 )
-from trustscore.scale import Scale, points
+from trustscore.model_folder import META_FILE, MODEL_FILE
+from trustscore.params import ModelParams, Scale
+from trustscore.scale import points
 
 EMPLOYMENT = ("employed", "self_employed", "student", "unemployed", "retired", "other")
 

@@ -8,13 +8,14 @@ import numpy as np
 import polars as pl
 import pytest
 
+from trustscore.params import Scale
 from trustscore.penalties import (
     EVENTS_SCHEMA,
     PenaltyPolicy,
     penalty_lines,
     person_penalties,
 )
-from trustscore.scale import Scale, final_score
+from trustscore.scale import final_score
 
 AS_OF = dt.date(2026, 1, 1)
 

@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trustscore.bands import BAND_NAMES, BANDS
-from trustscore.scale import Scale, band_expr, band_of, final_score, points, round_score
+from trustscore.params import Scale
+from trustscore.scale import band_expr, band_of, final_score, points, round_score
 
 
 def test_defaults_follow_the_design() -> None:

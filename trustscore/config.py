@@ -7,11 +7,12 @@ names it, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from trustscore.errors import UsageError
+from trustscore.params import ModelParams, Scale
 from trustscore.penalties import EVENT_TYPES, PenaltyPolicy
 from trustscore.schema import DEFAULT_PROTECTED_WORDS
 
@@ -62,15 +63,6 @@ rejected_counterfeit_claim = 15
 
 
 @dataclass(frozen=True)
-class ScaleConfig:
-    points: float = 600.0
-    odds: float = 19.0
-    pdo: float = 50.0
-    low: float = 350.0
-    high: float = 950.0
-
-
-@dataclass(frozen=True)
 class BuildConfig:
     holdout: float = 0.2
     seed: int = 0
@@ -87,8 +79,8 @@ class FeaturesConfig:
 
 @dataclass(frozen=True)
 class Config:
-    scale: ScaleConfig = field(default_factory=ScaleConfig)
-    model: dict[str, Any] = field(default_factory=dict)  # checked by model.ModelParams
+    scale: Scale = field(default_factory=Scale)
+    model: ModelParams = field(default_factory=ModelParams)
     build: BuildConfig = field(default_factory=BuildConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     penalties: PenaltyPolicy = field(default_factory=PenaltyPolicy)
@@ -97,8 +89,8 @@ class Config:
         """The config as plain data, written to the model folder."""
         f = self.features
         return {
-            "scale": vars(self.scale),
-            "model": dict(self.model),
+            "scale": asdict(self.scale),
+            "model": self.model.to_dict(),
             "build": vars(self.build),
             "features": {
                 "passthrough_dimension": f.passthrough_dimension,
@@ -176,7 +168,7 @@ def from_dict(data: dict[str, Any], where: str = "config") -> Config:
         raise UsageError("the config must be a table of sections", where=where)
     _check_keys("top level", data, _SECTIONS, where)
     scale_d = _table(data, "scale", where)
-    _check_keys("scale", scale_d, set(vars(ScaleConfig())), where)
+    _check_keys("scale", scale_d, {f.name for f in fields(Scale)}, where)
     bounds = {
         "points": (0.0, 1e5),
         "odds": (1e-6, 1e6),
@@ -184,7 +176,7 @@ def from_dict(data: dict[str, Any], where: str = "config") -> Config:
         "low": (0.0, 1e5),
         "high": (0.0, 1e5),
     }
-    scale = ScaleConfig(
+    scale = Scale(
         **{
             k: _num("scale", k, v, where, low=bounds[k][0], high=bounds[k][1])
             for k, v in scale_d.items()
@@ -249,7 +241,10 @@ def from_dict(data: dict[str, Any], where: str = "config") -> Config:
     except ValueError as exc:
         raise UsageError(f"[penalties] {exc}", where=where) from None
 
-    model = dict(_table(data, "model", where))
+    try:
+        model = ModelParams.from_dict(_table(data, "model", where))
+    except ValueError as exc:
+        raise UsageError(f"[model] {exc}", where=where) from None
     return Config(scale=scale, model=model, build=build, features=features, penalties=penalties)
 
 

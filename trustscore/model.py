@@ -24,11 +24,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Final, Literal, get_args, get_type_hints
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -42,14 +42,13 @@ from trustscore.features.spec import (
     specs_from_dicts,
 )
 from trustscore.model_folder import META_FILE, MODEL_FILE, read_document
-from trustscore.scale import Scale
+from trustscore.params import ModelParams, Scale
 
 if TYPE_CHECKING:
     import xgboost as xgb
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-Additivity = Literal["dimension", "feature"]
 Progress = Callable[[int, int], None]
 
 META_FORMAT: Final = "trustscore-model"
@@ -66,89 +65,6 @@ def _xgboost() -> ModuleType:
     import xgboost
 
     return xgboost
-
-
-# ---------------------------------------------------------------------------- params
-
-
-@dataclass
-class ModelParams:
-    """The model's settings: the ``[model]`` table of the TOML config.
-
-    n_estimators is the most boosting rounds; early stopping on a held-back share
-    (es_fraction) of the development set decides how many are kept. An
-    early_stopping_rounds of 0 turns early stopping off and keeps every round.
-    nthread 0 means all cores.
-    """
-
-    max_depth: int = 3
-    learning_rate: float = 0.1
-    n_estimators: int = 600
-    early_stopping_rounds: int = 30
-    min_child_weight: float = 5.0
-    subsample: float = 0.8
-    colsample_bytree: float = 1.0
-    reg_lambda: float = 1.0
-    max_bin: int = 256
-    nthread: int = 0
-    additivity: Additivity = "dimension"
-    es_fraction: float = 0.2
-
-    def __post_init__(self) -> None:
-        checks: list[tuple[bool, str]] = [
-            # upper bounds too: a config is input, and a typo of 1e9 rounds or bins
-            # would run for days or take all memory instead of failing
-            (1 <= self.max_depth <= 12, "max_depth must be between 1 and 12"),
-            (0 < self.learning_rate <= 1, "learning_rate must be in (0, 1]"),
-            (1 <= self.n_estimators <= 100_000, "n_estimators must be between 1 and 100000"),
-            (
-                0 <= self.early_stopping_rounds <= 100_000,
-                "early_stopping_rounds must be between 0 (off) and 100000",
-            ),
-            (0 <= self.min_child_weight <= 1e9, "min_child_weight must be between 0 and 1e9"),
-            (0 < self.subsample <= 1, "subsample must be in (0, 1]"),
-            (0 < self.colsample_bytree <= 1, "colsample_bytree must be in (0, 1]"),
-            (0 <= self.reg_lambda <= 1e9, "reg_lambda must be between 0 and 1e9"),
-            (2 <= self.max_bin <= 65_536, "max_bin must be between 2 and 65536"),
-            (0 <= self.nthread <= 1024, "nthread must be between 0 (all cores) and 1024"),
-            (0 < self.es_fraction < 1, "es_fraction must be between 0 and 1"),
-            (
-                self.additivity in get_args(Additivity),
-                f"additivity must be 'dimension' or 'feature', not {self.additivity!r}",
-            ),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(f"model setting: {message}")
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, object]) -> ModelParams:
-        """Build from a plain mapping (the TOML table); unknown keys and wrong types are
-        refused with a ValueError that names the key."""
-        hints = get_type_hints(cls)
-        known = [f.name for f in fields(cls)]
-        kwargs: dict[str, Any] = {}
-        for key, value in values.items():
-            if key not in hints:
-                raise ValueError(f"unknown model setting {key!r} (known: {', '.join(known)})")
-            kwargs[key] = _coerce(key, value, hints[key])
-        return cls(**kwargs)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _coerce(key: str, value: object, hint: object) -> object:
-    # TOML gives int for 1 and float for 1.0; accept an int where a float is meant,
-    # never a bool for a number (True is an int to Python, not to a reader)
-    if hint is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if hint not in (int, float) and isinstance(value, str):
-        return value  # the Literal's own check in __post_init__ names the choices
-    kind = getattr(hint, "__name__", "text")
-    raise ValueError(f"model setting {key!r} must be {kind}, got {value!r}")
 
 
 # ---------------------------------------------------------------------------- data

@@ -40,6 +40,7 @@ from trustscore.model_folder import (
     ModelFolder,
     file_sha256,
 )
+from trustscore.params import ModelParams
 from trustscore.penalties import PenaltyPolicy, person_penalties
 from trustscore.tables import Tables
 
@@ -305,12 +306,7 @@ def build(
     replaced only when it is a model folder and ``force`` is given, and it
     survives any failure.
     """
-    from trustscore.model import ModelParams
-
-    try:
-        params = ModelParams.from_dict(config.model)
-    except ValueError as exc:
-        raise UsageError(f"[model] {exc}", where="config") from None
+    params = config.model
     seed = config.build.seed if seed is None else seed
     writer = FolderWriter(Path(out), force=force)
     try:
@@ -333,7 +329,7 @@ def build(
 def _build(
     data_dir: Path | str,
     writer: FolderWriter,
-    params: Any,
+    params: ModelParams,
     *,
     config: Config,
     as_of: dt.date | None,
@@ -343,7 +339,7 @@ def _build(
     rounds: Rounds,
 ) -> BuildResult:
     from trustscore.model import TrustModel, split_dev_holdout, split_es, to_matrix
-    from trustscore.scale import Scale, band_of
+    from trustscore.scale import band_of
 
     prepared = prepare(data_dir, config=config, as_of=as_of, lenient=lenient, phase=phase)
     result = prepared.features
@@ -359,8 +355,7 @@ def _build(
     train, es = split_es(dev, y_lab, seed, params.es_fraction)
     X = to_matrix(result.frame, result.specs)
     X_lab = X[labelled]
-    scale = Scale(**vars(config.scale))
-    model = TrustModel(result.specs, params, scale, seed=seed)
+    model = TrustModel(result.specs, params, config.scale, seed=seed)
     model.fit(X_lab[train], y_lab[train], X_lab[es], y_lab[es], progress=rounds)
 
     phase("scoring everyone")

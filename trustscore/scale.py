@@ -12,8 +12,6 @@ Because that map is affine, any exact additive split of the margin
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -21,51 +19,9 @@ import numpy.typing as npt
 import polars as pl
 
 from trustscore.bands import BAND_NAMES, BANDS
+from trustscore.params import Scale
 
 FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class Scale:
-    """The points scale: ``points`` at odds ``odds``:1 of good, ``pdo`` points to double them."""
-
-    points: float = 600
-    odds: float = 19
-    pdo: float = 50
-    low: float = 350
-    high: float = 950
-
-    def __post_init__(self) -> None:
-        if not (self.odds > 0 and self.pdo > 0):
-            raise ValueError(f"scale: odds and pdo must be > 0, got {self.odds} and {self.pdo}")
-        if not self.low < self.high:
-            raise ValueError(f"scale: low ({self.low}) must be below high ({self.high})")
-
-    @property
-    def factor(self) -> float:
-        """Points per unit of ln(odds): doubling the odds is worth ``pdo`` points."""
-        return self.pdo / math.log(2)
-
-    @property
-    def offset(self) -> float:
-        """The score at even odds (ln odds 0)."""
-        return self.points - self.factor * math.log(self.odds)
-
-    def score_from_margin(self, margin: npt.ArrayLike) -> FloatArray:
-        """The unclipped model score for log-odds-of-bad ``margin``."""
-        return self.offset - self.factor * np.asarray(margin, dtype=np.float64)
-
-    def margin_from_score(self, score: npt.ArrayLike) -> FloatArray:
-        """The inverse of :meth:`score_from_margin`."""
-        return (self.offset - np.asarray(score, dtype=np.float64)) / self.factor
-
-    @staticmethod
-    def p_bad_from_margin(margin: npt.ArrayLike) -> FloatArray:
-        """The probability of bad: the logistic of the margin, without overflow warnings."""
-        m = np.asarray(margin, dtype=np.float64)
-        # exp of a large positive number overflows; evaluate each side where it is safe
-        e = np.exp(-np.abs(m))
-        return np.where(m >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def points(scale: Scale, bias: float, group_margins: npt.ArrayLike) -> tuple[float, FloatArray]:
