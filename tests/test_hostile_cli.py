@@ -48,3 +48,23 @@ def test_seed_outside_its_range(seed: str, make_folder: object, tmp_path: Path) 
     )
     assert result.exit_code == 2
     assert not (tmp_path / "m").exists()
+
+
+def test_a_tiny_income_is_no_income_to_divide_by(tmp_path: Path) -> None:
+    # 1e-300 passes the contract (>= 0); spend / income would be inf and crash XGBoost
+    from trustscore.sample import generate
+
+    folder = tmp_path / "d"
+    generate(folder, persons=300, seed=1)
+    lines = (folder / "consumers.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    at = header.index("monthly_income")
+    for i in (1, 2, 3):
+        cells = lines[i].split(",")
+        cells[at] = ["1e-300", "5e-324", "0.000001"][i - 1]
+        lines[i] = ",".join(cells)
+    (folder / "consumers.csv").write_text("\n".join(lines) + "\n")
+    result = runner.invoke(
+        app, ["build", str(folder), "--model", str(tmp_path / "m"), "-f", "json"]
+    )
+    assert result.exit_code == 0, result.stderr

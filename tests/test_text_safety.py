@@ -176,7 +176,7 @@ def test_build_summary_is_text() -> None:
             ("rows", "bad_rate", "auc", "gini", "ks", "brier", "log_loss"), 1
         ),
         "holdout": dict.fromkeys(("rows", "bad_rate", "auc", "gini", "ks", "brier", "log_loss"), 1),
-        "score_bands": [{"band": "good", "persons": 3, "bad_rate": None}],
+        "score_bands": [{"band": "good", "persons": 3, "holdout": 0, "holdout_bad_rate": None}],
     }
     con, buf = console()
     render.build_summary(metrics, f"models/{OOPS}{CLEAR}", console=con)

@@ -69,12 +69,13 @@ def per_person(
 
 
 def share(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
-    """numerator / denominator as Float64, null when the denominator is 0 or null."""
-    return (
-        pl.when(denominator > 0)
-        .then(numerator.cast(pl.Float64) / denominator.cast(pl.Float64))
-        .otherwise(None)
-    )
+    """numerator / denominator as Float64, null when the denominator is 0 or null, or
+    so small that the ratio leaves the contract's magnitudes (|x| < 1e12): an income
+    of 1e-300 is no income to measure spending against, and its ratio would be inf."""
+    from trustscore.schema import MAX_AMOUNT
+
+    ratio = numerator.cast(pl.Float64) / denominator.cast(pl.Float64)
+    return pl.when((denominator > 0) & (ratio.abs() < MAX_AMOUNT)).then(ratio).otherwise(None)
 
 
 def count(condition: pl.Expr) -> pl.Expr:
