@@ -249,7 +249,7 @@ def test_missing_tables_drop_their_features_with_a_note(
     assert part.frame.columns == ["person_id", *names]
     gone = [s.name for s in full.specs if s.name not in names]
     assert gone
-    assert any(n.startswith(f"no {absent_table} data") for n in part.notes)
+    assert any(n.text.startswith(f"no {absent_table} data") for n in part.notes)
     # what remains does not depend on the missing table
     assert part.frame.equals(full.frame.select(part.frame.columns))
 

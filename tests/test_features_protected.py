@@ -89,7 +89,7 @@ def test_german_credit_attributes_come_through_as_passthrough_features() -> None
     assert {specs[n].dimension for n in passthrough} == {FeatureConfig().passthrough_dimension}
 
     # only consumers: the other tables' features are absent, with a note for each
-    assert [n.split(":")[0] for n in result.notes] == [
+    assert [n.text.split(":")[0] for n in result.notes] == [
         "no merchants data",
         "no transactions data",
         "no logistics data",

@@ -259,14 +259,14 @@ def test_extra_columns_passthrough_in_consumers_ignored_elsewhere(make_folder: F
     assert tables.consumers["savings"].to_list() == [1200.5, None, 7.0]
     assert tables.consumers["region"].to_list() == ["north", "south", None]
     assert tables.merchants is not None and "rating" not in tables.merchants.columns
-    assert any("rating" in note for note in report.notes)
+    assert any("rating" in note.text for note in report.notes)
 
 
 def test_consumers_only_folder(make_folder: FolderMaker) -> None:
     folder = make_folder(merchants=None, transactions=None, logistics=None)
     tables, report = read_folder(folder)
     assert tables.missing() == ["merchants", "transactions", "logistics"]
-    assert any("no logistics data" in n for n in report.notes)
+    assert any("no logistics data" in n.text for n in report.notes)
     result = runner.invoke(app, ["validate", str(folder), "--format", "csv"])
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "table,file,rows,problems\nconsumers,consumers.csv,3,0\n"

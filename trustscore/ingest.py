@@ -46,6 +46,7 @@ from typing import BinaryIO
 import polars as pl
 
 from trustscore.errors import DataError, DropReport, Problem
+from trustscore.notes import Note
 from trustscore.schema import (
     FALSE_WORDS,
     FIRST_DATE,
@@ -99,7 +100,7 @@ class Report:
     tables: list[TableReport] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # all problems per file
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     drops: DropReport = field(default_factory=DropReport)
     # a problem no dropped row can mend (a header, a file that is not CSV text):
     # it stops the command even under --lenient
@@ -878,7 +879,9 @@ def _read_csv(table: Table, fh: BinaryIO, report: Report) -> _Read | None:
     ignored = [] if table.passthrough else extras
     if ignored:
         shown = ", ".join(_shown(x) for x in ignored)
-        report.notes.append(f"{file}: extra column(s) ignored: {shown}")
+        report.notes.append(
+            Note("columns_ignored", f"{file}: extra column(s) ignored: {shown}", table.name)
+        )
     return _Read(
         table,
         frame,
@@ -986,7 +989,13 @@ def read_folder(
         if got is None:
             continue
         if got.empty_file and not table.required:
-            report.notes.append(f"{table.filename} is empty: read as a table with no rows")
+            report.notes.append(
+                Note(
+                    "table_empty",
+                    f"{table.filename} is empty: read as a table with no rows",
+                    table.name,
+                )
+            )
         reads[table.name] = got
         report.tables.append(got.report)
 
@@ -1006,7 +1015,13 @@ def read_folder(
     if report.fatal or (not lenient and report.total_problems) or consumers is None:
         raise report.error()
     if "logistics" in reads and "transactions" not in reads:
-        report.notes.append("logistics.csv ignored: there is no transactions.csv to link it to")
+        report.notes.append(
+            Note(
+                "table_ignored",
+                "logistics.csv ignored: there is no transactions.csv to link it to",
+                "logistics",
+            )
+        )
         del reads["logistics"]
 
     if consumers.passthrough:
@@ -1027,7 +1042,9 @@ def read_folder(
         folder=None if str(folder) == STDIN else Path(folder),
     )
     for name in tables.missing():
-        report.notes.append(f"no {name} data: {_ABSENT[name]} features absent")
+        report.notes.append(
+            Note("table_missing", f"no {name} data: {_ABSENT[name]} features absent", name)
+        )
     return tables, report
 
 

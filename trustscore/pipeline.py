@@ -40,6 +40,7 @@ from trustscore.model_folder import (
     ModelFolder,
     file_sha256,
 )
+from trustscore.notes import Note, merge
 from trustscore.params import ModelParams
 from trustscore.penalties import PenaltyPolicy, person_penalties
 from trustscore.tables import Tables
@@ -216,7 +217,7 @@ class BuildResult:
     metrics: dict[str, Any]
     scores: pl.DataFrame
     report: Report
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
 
 
@@ -408,7 +409,7 @@ def _build(
             "seed": seed,
             "inputs": _inputs(data_dir, prepared.report),
             "tables_missing": prepared.tables.missing(),
-            "notes": result.notes,
+            "notes": [n.text for n in merge(prepared.report.notes, result.notes)],
             "protected": result.protected,
             "dropped": {f"{f}:{r}": n for (f, r), n in prepared.report.drops.dropped.items()},
         }
@@ -419,7 +420,7 @@ def _build(
         metrics=metrics,
         scores=scores,
         report=prepared.report,
-        notes=[*prepared.report.notes, *result.notes],
+        notes=merge(prepared.report.notes, result.notes),
         protected=result.protected,
     )
 

@@ -22,6 +22,7 @@ from trustscore.features.known import known
 from trustscore.features.passthrough import as_levels, passthrough
 from trustscore.features.registry import BLOCKS, registry
 from trustscore.features.spec import FeatureSpec
+from trustscore.notes import Note
 from trustscore.tables import Tables
 
 
@@ -30,7 +31,7 @@ class FeatureResult:
     frame: pl.DataFrame  # one row per consumer, person_id first, then features
     specs: list[FeatureSpec]  # same order as frame's feature columns
     events: pl.DataFrame  # counterfeit events strictly before as-of (see events)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)  # consumer columns left out
 
 
@@ -55,9 +56,15 @@ def compute_features(
     config = config or FeatureConfig()
     view = known(tables, as_of)
     present = _present(tables)
-    notes: list[str] = []
+    notes: list[Note] = []
     if tables.logistics is not None and "logistics" not in present:
-        notes.append("logistics data ignored: there are no transactions to link it to")
+        notes.append(
+            Note(
+                "table_ignored",
+                "logistics data ignored: there are no transactions to link it to",
+                "logistics",
+            )
+        )
 
     parts: list[pl.LazyFrame] = [view.persons.select("person_id")]
     specs: list[FeatureSpec] = []
@@ -76,7 +83,13 @@ def compute_features(
         names = list(dict.fromkeys(absent.get(table, [])))
         if names:
             shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-            notes.append(f"no {table} data: {len(names)} features absent ({shown})")
+            notes.append(
+                Note(
+                    "table_missing",
+                    f"no {table} data: {len(names)} features absent ({shown})",
+                    table,
+                )
+            )
 
     extra = passthrough(
         tables.consumers,

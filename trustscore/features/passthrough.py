@@ -19,6 +19,7 @@ import polars as pl
 from trustscore.features.block import FeatureConfig
 from trustscore.features.protected import is_protected
 from trustscore.features.spec import FeatureSpec
+from trustscore.notes import Note
 
 OTHER = "other"
 
@@ -28,7 +29,7 @@ class Passthrough:
     specs: list[FeatureSpec] = field(default_factory=list)
     columns: list[pl.Expr] = field(default_factory=list)  # over consumers, one per spec
     protected: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 def learn_levels(values: pl.Series, max_categories: int) -> tuple[str, ...]:
@@ -82,13 +83,23 @@ def passthrough(
             out.protected.append(name)
             continue
         if name not in consumers.columns:
-            out.notes.append(f"passthrough column {name!r} not in consumers: left out")
+            out.notes.append(
+                Note(
+                    "column_absent",
+                    f"passthrough column {name!r} not in consumers: left out",
+                    "consumers",
+                )
+            )
             continue
         feature = name
         if name in taken or name == "person_id":
             feature = f"consumers_{name}"
             out.notes.append(
-                f"consumers column {name!r} is a built-in feature name: used as {feature!r}"
+                Note(
+                    "column_renamed",
+                    f"consumers column {name!r} is a built-in feature name: used as {feature!r}",
+                    "consumers",
+                )
             )
         dimension = config.passthrough_dimensions.get(name, config.passthrough_dimension)
         series = consumers.get_column(name)
@@ -112,7 +123,13 @@ def passthrough(
             else learn_levels(series.cast(pl.String), config.max_categories)
         )
         if not levels:
-            out.notes.append(f"consumers column {name!r} is empty: not a feature")
+            out.notes.append(
+                Note(
+                    "column_empty",
+                    f"consumers column {name!r} is empty: not a feature",
+                    "consumers",
+                )
+            )
             continue
         out.specs.append(
             FeatureSpec(
