@@ -21,9 +21,10 @@ import polars as pl
 
 from trustscore import metrics
 from trustscore.config import Config
-from trustscore.model import TrustModel, split_dev_holdout, split_es, to_matrix
+from trustscore.model import TrustModel, to_matrix
 from trustscore.params import ModelParams, Scale
 from trustscore.pipeline import prepare
+from trustscore.splits import split_dev_holdout, split_es
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,13 +21,12 @@ from trustscore.features.spec import DIMENSIONS, Dimension, FeatureSpec
 from trustscore.model import (
     NotFittedError,
     TrustModel,
-    split_dev_holdout,
-    split_es,
     to_matrix,
 )
 from trustscore.model_folder import META_FILE, MODEL_FILE
 from trustscore.params import ModelParams, Scale
 from trustscore.scale import points
+from trustscore.splits import split_dev_holdout, split_es
 
 EMPLOYMENT = ("employed", "self_employed", "student", "unemployed", "retired", "other")
 

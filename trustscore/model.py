@@ -25,7 +25,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
@@ -41,8 +41,10 @@ from trustscore.features.spec import (
     spec_to_dict,
     specs_from_dicts,
 )
+from trustscore.forest import Forest, parse_forest
 from trustscore.model_folder import META_FILE, MODEL_FILE, read_document
 from trustscore.params import ModelParams, Scale
+from trustscore.splits import check_labels
 
 if TYPE_CHECKING:
     import xgboost as xgb
@@ -98,140 +100,6 @@ def to_matrix(frame: pl.DataFrame, specs: Sequence[FeatureSpec]) -> npt.NDArray[
             )
         out[:, j] = values.fill_null(math.nan).to_numpy()
     return out
-
-
-# ---------------------------------------------------------------------------- splits
-
-
-def _stratified_take(
-    idx: IntArray, labels: FloatArray, fraction: float, rng: np.random.Generator
-) -> tuple[IntArray, IntArray]:
-    """Split ``idx`` into (rest, taken), ``fraction`` of each label taken at random."""
-    taken: list[IntArray] = []
-    for label in (0.0, 1.0):
-        members = idx[labels == label]
-        members = members[rng.permutation(members.size)]
-        k = math.floor(fraction * members.size + 0.5)
-        if members.size >= 2 and fraction > 0:
-            # both sides keep at least one of each label when there are two to share
-            k = min(max(k, 1), members.size - 1)
-        taken.append(members[:k])
-    take = np.sort(np.concatenate(taken)).astype(np.int64)
-    rest = np.setdiff1d(idx, take).astype(np.int64)
-    return rest, take
-
-
-def _labels(y: npt.ArrayLike) -> FloatArray:
-    ya = np.asarray(y, dtype=np.float64).ravel()
-    if not np.isin(ya, (0.0, 1.0)).all():
-        raise ValueError("labels must be 0 (good) or 1 (bad); drop the unlabelled first")
-    return ya
-
-
-def split_dev_holdout(
-    y: npt.ArrayLike, seed: int, holdout: float = 0.2
-) -> tuple[IntArray, IntArray]:
-    """(dev_idx, hold_idx): positions into ``y``, sorted, stratified by label,
-    the same for the same labels and seed."""
-    if not 0 <= holdout < 1:
-        raise ValueError(f"holdout must be in [0, 1), got {holdout}")
-    ya = _labels(y)
-    # a seed sequence per purpose, so the holdout and the early-stopping split are
-    # independent draws even with the same seed
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
-    return _stratified_take(np.arange(ya.size, dtype=np.int64), ya, holdout, rng)
-
-
-def split_es(
-    dev_idx: npt.ArrayLike, y: npt.ArrayLike, seed: int, fraction: float
-) -> tuple[IntArray, IntArray]:
-    """(train_idx, es_idx): the development rows ``dev_idx`` (positions into ``y``) split
-    for early stopping, stratified by label, sorted, deterministic."""
-    if not 0 < fraction < 1:
-        raise ValueError(f"early-stopping fraction must be in (0, 1), got {fraction}")
-    ya = _labels(y)
-    idx = np.asarray(dev_idx, dtype=np.int64).ravel()
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
-    return _stratified_take(idx, ya[idx], fraction, rng)
-
-
-# ---------------------------------------------------------------------------- trees
-
-
-@dataclass(frozen=True)
-class _Forest:
-    """What the decomposition needs from the booster's JSON, as flat arrays."""
-
-    base_margin: float
-    tree_group: IntArray  # group per tree; -1 for a single-leaf tree
-    tree_expected: FloatArray  # cover-weighted mean leaf value per tree
-    leaf_values: FloatArray  # every tree's nodes, end to end; NaN for split nodes
-    node_offset: IntArray  # where each tree's nodes start in leaf_values
-    objective: str
-
-
-def _logit(p: float) -> float:
-    return math.log(p / (1.0 - p))
-
-
-def _parse_forest(raw: bytes | bytearray, feature_group: IntArray) -> _Forest:
-    """Read leaf values, covers and split features from ``Booster.save_raw("json")``.
-
-    Raises ValueError when a tree splits on features of more than one group: the
-    interaction constraints failed and the points would no longer be exact.
-    """
-    model = json.loads(raw)
-    learner = model["learner"]
-    # xgboost 3 estimates the intercept and writes it as a vector, e.g. "[2.2461231E-1]",
-    # a probability for binary:logistic; the margin it adds is its logit
-    base_score = str(learner["learner_model_param"]["base_score"]).strip("[]").split(",")
-    if len(base_score) != 1:
-        raise ValueError(f"expected one base score, got {len(base_score)}")
-    trees = learner["gradient_booster"]["model"]["trees"]
-    n = len(trees)
-    tree_group = np.full(n, -1, dtype=np.int64)
-    tree_expected = np.empty(n, dtype=np.float64)
-    offsets = np.zeros(n, dtype=np.int64)
-    values: list[FloatArray] = []
-    start = 0
-    for t, tree in enumerate(trees):
-        left = np.asarray(tree["left_children"], dtype=np.int64)
-        right = np.asarray(tree["right_children"], dtype=np.int64)
-        # a leaf's value sits in split_conditions (already scaled by the learning rate)
-        cond = np.asarray(tree["split_conditions"], dtype=np.float64)
-        cover = np.asarray(tree["sum_hessian"], dtype=np.float64)
-        feature = np.asarray(tree["split_indices"], dtype=np.int64)
-        # walk from the root so pruned, unreachable nodes never count
-        order = [0]
-        for node in order:
-            if left[node] != -1:
-                order.extend((int(left[node]), int(right[node])))
-        reach = np.asarray(order, dtype=np.int64)
-        is_split = left[reach] != -1
-        groups = np.unique(feature_group[feature[reach[is_split]]])
-        if groups.size > 1:
-            raise ValueError(f"tree {t} splits on features of {groups.size} groups")
-        if groups.size == 1:
-            tree_group[t] = groups[0]
-        # TreeSHAP's expected value: bottom-up, each node the cover-weighted mean of
-        # its children (children come after their parent in the walk)
-        mean = np.where(left == -1, cond, np.nan)
-        for node in reversed(order):
-            if left[node] != -1:
-                a, b = left[node], right[node]
-                mean[node] = (mean[a] * cover[a] + mean[b] * cover[b]) / cover[node]
-        tree_expected[t] = mean[0]
-        values.append(np.where(left == -1, cond, np.nan))
-        offsets[t] = start
-        start += left.size
-    return _Forest(
-        base_margin=_logit(float(base_score[0])),
-        tree_group=tree_group,
-        tree_expected=tree_expected,
-        leaf_values=np.concatenate(values) if values else np.zeros(0),
-        node_offset=offsets,
-        objective=str(learner["objective"]["name"]),
-    )
 
 
 # ---------------------------------------------------------------------------- model
@@ -358,7 +226,7 @@ class TrustModel:
         names = [s.name for s in self.specs]
         if len(set(names)) != len(names):
             raise ValueError("feature names must be unique")
-        ya, ya_es = _labels(y), _labels(y_es)
+        ya, ya_es = check_labels(y), check_labels(y_es)
         if np.unique(ya).size < 2:
             raise ValueError("the training rows need both goods and bads")
         if ya_es.size == 0:
@@ -403,7 +271,7 @@ class TrustModel:
 
     def _set_fitted(self, booster: Any, best_iteration: int, best_score: float) -> None:
         try:
-            forest = _parse_forest(booster.save_raw("json"), self.feature_group)
+            forest = parse_forest(booster.save_raw("json"), self.feature_group)
         except ValueError as e:
             # the interaction constraints are what make the points exact; never go on without
             raise RuntimeError(f"xgboost broke an interaction constraint: {e}") from e
@@ -412,7 +280,7 @@ class TrustModel:
         self.best_score_ = best_score
         self._adopt(forest)
 
-    def _adopt(self, forest: _Forest) -> None:
+    def _adopt(self, forest: Forest) -> None:
         self.base_margin_ = forest.base_margin
         self.tree_group_ = forest.tree_group
         self.tree_expected_ = forest.tree_expected
@@ -620,7 +488,7 @@ class TrustModel:
                 f"(best iteration {best_iteration})"
             )
         try:
-            forest = _parse_forest(booster.save_raw("json"), model.feature_group)
+            forest = parse_forest(booster.save_raw("json"), model.feature_group)
         except ValueError as e:
             raise mismatch(str(e)) from e
         except (KeyError, TypeError, IndexError) as e:

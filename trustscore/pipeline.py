@@ -339,8 +339,9 @@ def _build(
     phase: Phase,
     rounds: Rounds,
 ) -> BuildResult:
-    from trustscore.model import TrustModel, split_dev_holdout, split_es, to_matrix
+    from trustscore.model import TrustModel, to_matrix
     from trustscore.scale import band_of
+    from trustscore.splits import split_dev_holdout, split_es
 
     prepared = prepare(data_dir, config=config, as_of=as_of, lenient=lenient, phase=phase)
     result = prepared.features
