@@ -66,11 +66,11 @@ def _reset_peak() -> None:
 def _measure(cache: Path, repeat: int) -> None:
     import polars as pl
 
+    from trustscore.data_tables import DataTables
     from trustscore.features import compute_features, default_as_of
-    from trustscore.tables import Tables
 
     frames = {n: pl.read_parquet(cache / f"{n}.parquet") for n in TABLE_NAMES}
-    tables = Tables(
+    tables = DataTables(
         consumers=frames["consumers"],
         merchants=frames["merchants"],
         transactions=frames["transactions"],

@@ -312,7 +312,7 @@ def _exact(total_micro: pd.Series) -> pd.Series:
 
 @dataclass
 class View:
-    """The tables as seen at ``as_of`` (``trustscore.features.known``), keyed by integers.
+    """The tables as seen at ``as_of`` (``trustscore.features.as_of_view``), keyed by integers.
 
     pid: a person's row in consumers (-1: not a consumer); mid: the shop's code
     among the orders' shops; owner: the pid of the owner of a shop that exists
@@ -345,7 +345,7 @@ def _recode(categorical: pd.Series, index: pd.Index) -> np.ndarray:
     return lut[cat.codes.to_numpy()]
 
 
-def known(tables: dict[str, pd.DataFrame], as_of: dt.date) -> View:
+def as_of_view(tables: dict[str, pd.DataFrame], as_of: dt.date) -> View:
     cutoff = pd.Timestamp(as_of)
     consumers = tables["consumers"]
     merchants = tables["merchants"]
@@ -833,7 +833,7 @@ def connections(view: View) -> pd.DataFrame:
 
 def compute_features(tables: dict[str, pd.DataFrame], as_of: dt.date) -> pd.DataFrame:
     """person_id and the default features, one row per consumer in consumers' order."""
-    view = known(tables, as_of)
+    view = as_of_view(tables, as_of)
     capacity_part, employment = capacity(view)
     parts = pd.concat(
         [credit(view), behaviour(view), capacity_part, identity(view), connections(view)], axis=1

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.feature_tables import Row, make_tables
-from trustscore.tables import Tables
+from trustscore.data_tables import DataTables
 
 AS_OF = dt.date(2025, 7, 1)
 
@@ -130,7 +130,7 @@ def world(
     merchants: bool = True,
     transactions: bool = True,
     logistics: bool = True,
-) -> Tables:
+) -> DataTables:
     return make_tables(
         CONSUMERS,
         MERCHANTS if merchants else None,

@@ -13,8 +13,8 @@ from typing import Any
 
 import polars as pl
 
+from trustscore.data_tables import DataTables
 from trustscore.schema import TABLES
-from trustscore.tables import Tables
 
 Row = dict[str, Any]
 
@@ -47,10 +47,10 @@ def make_tables(
     merchants: Sequence[Row] | None = None,
     transactions: Sequence[Row] | None = None,
     logistics: Sequence[Row] | None = None,
-) -> Tables:
+) -> DataTables:
     cons = frame("consumers", consumers)
     known = set(TABLES["consumers"].names)
-    return Tables(
+    return DataTables(
         consumers=cons,
         merchants=None if merchants is None else frame("merchants", merchants),
         transactions=None if transactions is None else frame("transactions", transactions),

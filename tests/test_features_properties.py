@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from tests.feature_tables import Row, make_tables
+from trustscore.data_tables import DataTables
 from trustscore.features import FeatureConfig, compute_features, default_as_of
 from trustscore.ingest import read_folder
 from trustscore.sample import generate
 from trustscore.schema import EMPLOYMENT, PAYMENT_METHOD, RETURN_REASON, SHIPMENT_STATUS, TXN_STATUS
-from trustscore.tables import Tables
 
 BASE = dt.datetime(2024, 1, 1)
 AS_OF = dt.date(2025, 1, 1)  # about in the middle of the random dates
@@ -42,7 +42,7 @@ days = st.integers(-400, 800)
 
 
 @st.composite
-def worlds(draw: st.DrawFn) -> Tables:
+def worlds(draw: st.DrawFn) -> DataTables:
     n_persons = draw(st.integers(1, 5))
     persons = [f"P{i}" for i in range(n_persons)]
     consumers: list[Row] = [
@@ -122,7 +122,7 @@ SETTINGS: dict[str, Any] = {
 
 @settings(**SETTINGS)
 @given(worlds())
-def test_one_row_per_consumer_in_order_with_sane_values(tables: Tables) -> None:
+def test_one_row_per_consumer_in_order_with_sane_values(tables: DataTables) -> None:
     result = compute_features(tables, AS_OF, CONFIG)
     frame = result.frame
     assert frame.get_column("person_id").equals(tables.consumers.get_column("person_id"))
@@ -147,10 +147,10 @@ def test_one_row_per_consumer_in_order_with_sane_values(tables: Tables) -> None:
 
 @settings(**SETTINGS)
 @given(worlds(), st.integers(0, 2**16))
-def test_the_order_of_input_rows_changes_nothing(tables: Tables, seed: int) -> None:
+def test_the_order_of_input_rows_changes_nothing(tables: DataTables, seed: int) -> None:
     assert tables.merchants is not None and tables.transactions is not None
     assert tables.logistics is not None
-    shuffled = Tables(
+    shuffled = DataTables(
         consumers=_shuffled(tables.consumers, seed),
         merchants=_shuffled(tables.merchants, seed + 1),
         transactions=_shuffled(tables.transactions, seed + 2),

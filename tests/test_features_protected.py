@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 
 from tests.conftest import GERMAN_CREDIT
+from trustscore.data_tables import DataTables
 from trustscore.features import FeatureConfig, compute_features, is_protected
 from trustscore.schema import DEFAULT_PROTECTED_WORDS
-from trustscore.tables import Tables
 
 WORDS = DEFAULT_PROTECTED_WORDS
 
@@ -47,7 +47,7 @@ def test_the_word_list_is_configurable() -> None:
     assert not is_protected("age_in_years", ["postcode"])
 
 
-def _german_credit() -> Tables:
+def _german_credit() -> DataTables:
     raw = pl.read_csv(GERMAN_CREDIT, infer_schema_length=None)
     attributes = [c for c in raw.columns if c != "creditability"]
     consumers = raw.with_row_index("row").select(
@@ -59,7 +59,7 @@ def _german_credit() -> Tables:
             for c in attributes
         ),
     )  # fmt: skip
-    return Tables(consumers=consumers, passthrough=attributes)
+    return DataTables(consumers=consumers, passthrough=attributes)
 
 
 def test_german_credit_attributes_come_through_as_passthrough_features() -> None:

@@ -14,7 +14,7 @@ from trustscore.features import (
     registry,
     render_sentence,
 )
-from trustscore.features.known import known
+from trustscore.features.as_of_view import as_of_view
 from trustscore.features.registry import BLOCKS, WHEN_UNKNOWN
 
 TABLES = {"consumers", "merchants", "transactions", "logistics"}
@@ -36,7 +36,7 @@ def test_each_block_computes_exactly_its_declared_columns(block: object) -> None
     from trustscore.features.block import Block
 
     assert isinstance(block, Block)
-    frame = block.compute(known(world(), AS_OF)).collect()
+    frame = block.compute(as_of_view(world(), AS_OF)).collect()
     assert frame.columns == ["person_id", *block.names]
     assert frame.height == 4
     for spec in block.specs:

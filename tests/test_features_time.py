@@ -9,8 +9,8 @@ from polars.testing import assert_frame_equal
 
 from tests.feature_fixture import AS_OF, CONSUMERS, LOGISTICS, MERCHANTS, TRANSACTIONS
 from tests.feature_tables import Row, make_tables
+from trustscore.data_tables import DataTables
 from trustscore.features import FeatureConfig, compute_features
-from trustscore.tables import Tables
 
 LATER_MERCHANTS: list[Row] = [
     # opens on the as-of day: not yet a shop
@@ -52,7 +52,7 @@ LATER_SHIPMENTS: list[Row] = [
 LATER_REPAID = {"T3": "2025-07-10", "T5": "2025-07-25"}
 
 
-def _as_it_was() -> Tables:
+def _as_it_was() -> DataTables:
     """The world as a snapshot taken on the as-of day would have recorded it."""
     merchants = [r for r in MERCHANTS if r["merchant_id"] != "MC"]  # opens 2025-08-01
     transactions = [
@@ -68,7 +68,7 @@ def _as_it_was() -> Tables:
     return make_tables(CONSUMERS, merchants, transactions, logistics)
 
 
-def _as_recorded_later() -> Tables:
+def _as_recorded_later() -> DataTables:
     """The fixture (which already holds some of the future) with more of it."""
     transactions = [
         {**r, "repaid_date": LATER_REPAID.get(r["txn_id"], r["repaid_date"])} for r in TRANSACTIONS

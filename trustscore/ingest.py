@@ -45,6 +45,7 @@ from typing import BinaryIO
 
 import polars as pl
 
+from trustscore.data_tables import DataTables
 from trustscore.errors import DataError, DropReport, Problem
 from trustscore.notes import Note
 from trustscore.schema import (
@@ -58,7 +59,6 @@ from trustscore.schema import (
     Table,
     passthrough_number,
 )
-from trustscore.tables import Tables
 
 MAX_SHOWN = 20  # problems kept per file; the rest are only counted
 # Internal column names start with a NUL, which no header may hold (names with
@@ -962,7 +962,7 @@ def read_folder(
     *,
     lenient: bool = False,
     stdin: BinaryIO | None = None,
-) -> tuple[Tables, Report]:
+) -> tuple[DataTables, Report]:
     """Read and check a data folder. ``-`` reads consumers.csv from stdin.
 
     Raises DataError (exit 3) naming every problem (up to MAX_SHOWN per file),
@@ -1033,7 +1033,7 @@ def read_folder(
         got = reads.get(name)
         return None if got is None else got.frame.drop(_ROW)
 
-    tables = Tables(
+    tables = DataTables(
         consumers=consumers.frame.drop(_ROW),
         merchants=frame("merchants"),
         transactions=frame("transactions"),

@@ -17,6 +17,7 @@ import polars as pl
 
 from trustscore import __version__
 from trustscore.config import Config
+from trustscore.data_tables import DataTables
 from trustscore.errors import DataError, ModelError, UsageError
 from trustscore.features import (
     FeatureConfig,
@@ -43,7 +44,6 @@ from trustscore.model_folder import (
 from trustscore.notes import Note, merge
 from trustscore.params import ModelParams
 from trustscore.penalties import PenaltyPolicy, person_penalties
-from trustscore.tables import Tables
 
 Phase = Callable[[str], None]
 Rounds = Callable[[int, int], None]
@@ -74,7 +74,7 @@ def _quiet_rounds(_: int, __: int) -> None:
 
 @dataclass
 class Prepared:
-    tables: Tables
+    tables: DataTables
     report: Report
     as_of: dt.date
     features: FeatureResult

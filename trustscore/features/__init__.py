@@ -5,10 +5,10 @@ consumer as known before an as-of date; ``registry`` lists every built-in
 feature's declaration; ``render_sentence`` fills a feature's reason text.
 """
 
+from trustscore.features.as_of_view import NoAsOfError, default_as_of
 from trustscore.features.block import FeatureConfig
 from trustscore.features.compute import FeatureResult, compute_features
 from trustscore.features.events import EVENT_TYPES, EVENTS_SCHEMA
-from trustscore.features.known import NoAsOfError, default_as_of
 from trustscore.features.protected import is_protected
 from trustscore.features.registry import COUNTERFEIT_FEATURES, registry, render_sentence
 from trustscore.features.spec import DIMENSIONS, Dimension, FeatureSpec

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from trustscore.features.as_of_view import AsOfView
 from trustscore.features.block import Block, count, exact_sum, per_person, share, where
-from trustscore.features.known import Known
 from trustscore.features.spec import Dimension, FeatureSpec
 
 BE = Dimension.BEHAVIOUR
@@ -57,7 +57,7 @@ ORDER_SPECS = (
 )  # fmt: skip
 
 
-def _orders(known: Known) -> pl.LazyFrame:
+def _orders(known: AsOfView) -> pl.LazyFrame:
     assert known.orders is not None
     status = pl.col("status")
     completed = status == "completed"
@@ -118,7 +118,7 @@ SHIPMENT_SPECS = (
 )  # fmt: skip
 
 
-def _shipments(known: Known) -> pl.LazyFrame:
+def _shipments(known: AsOfView) -> pl.LazyFrame:
     assert known.shipments is not None
     status = pl.col("status")
     w = known.since(365)

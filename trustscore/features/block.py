@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from trustscore.features.known import Known
+from trustscore.features.as_of_view import AsOfView
 from trustscore.features.spec import Dimension, FeatureSpec
 from trustscore.schema import DEFAULT_PROTECTED_WORDS
 
@@ -30,7 +30,7 @@ class FeatureConfig:
     max_categories: int = 30  # passthrough text: most frequent levels kept, rest -> "other"
 
 
-Compute = Callable[[Known], pl.LazyFrame]
+Compute = Callable[[AsOfView], pl.LazyFrame]
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Block:
 
 
 def per_person(
-    known: Known,
+    known: AsOfView,
     found: pl.LazyFrame,
     specs: Sequence[FeatureSpec],
     zero: Sequence[str] = (),

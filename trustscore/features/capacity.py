@@ -12,9 +12,9 @@ from __future__ import annotations
 import polars as pl
 from polars.lazyframe.group_by import LazyGroupBy
 
+from trustscore.features.as_of_view import AsOfView
 from trustscore.features.block import Block, count, exact_sum, per_person, share, where
 from trustscore.features.credit import is_bill
-from trustscore.features.known import Known
 from trustscore.features.spec import Dimension, FeatureSpec
 from trustscore.schema import EMPLOYMENT
 
@@ -31,7 +31,7 @@ DECLARED_SPECS = (
 )
 
 
-def _declared(known: Known) -> pl.LazyFrame:
+def _declared(known: AsOfView) -> pl.LazyFrame:
     # employment keeps its Enum: the model reads the level's index (FeatureSpec.categories)
     return known.consumers.select(
         "person_id",
@@ -59,7 +59,7 @@ SPEND_SPECS = (
 )  # fmt: skip
 
 
-def _spend(known: Known) -> pl.LazyFrame:
+def _spend(known: AsOfView) -> pl.LazyFrame:
     assert known.orders is not None
     amount = pl.col("amount")
     spent = known.since(365) & (pl.col("status") == "completed")
@@ -99,7 +99,7 @@ def _by_owner(frame: pl.LazyFrame) -> LazyGroupBy:
     return frame.filter(pl.col("owner").is_not_null()).group_by(pl.col("owner").alias("pid"))
 
 
-def _shops(known: Known) -> pl.LazyFrame:
+def _shops(known: AsOfView) -> pl.LazyFrame:
     assert known.merchants is not None
     found = _by_owner(known.merchants).agg(
         shops_owned=pl.len(),
@@ -121,7 +121,7 @@ SHOP_SALES_SPECS = (
 )  # fmt: skip
 
 
-def _shop_sales(known: Known) -> pl.LazyFrame:
+def _shop_sales(known: AsOfView) -> pl.LazyFrame:
     assert known.orders is not None
     status = pl.col("status")
     w = known.since(365)
@@ -145,7 +145,7 @@ SHOP_SHIPPING_SPECS = (
 )  # fmt: skip
 
 
-def _shop_shipping(known: Known) -> pl.LazyFrame:
+def _shop_shipping(known: AsOfView) -> pl.LazyFrame:
     assert known.shipments is not None
     w = known.since(365)
     promised = pl.col("promised_at")

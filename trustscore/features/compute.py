@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from trustscore.data_tables import DataTables
+from trustscore.features.as_of_view import as_of_view
 from trustscore.features.block import FeatureConfig
 from trustscore.features.events import events as counterfeit_events
-from trustscore.features.known import known
 from trustscore.features.passthrough import as_levels, passthrough
 from trustscore.features.registry import BLOCKS, registry
 from trustscore.features.spec import FeatureSpec
 from trustscore.notes import Note
-from trustscore.tables import Tables
 
 
 @dataclass
@@ -35,7 +35,7 @@ class FeatureResult:
     protected: list[str] = field(default_factory=list)  # consumer columns left out
 
 
-def _present(tables: Tables) -> set[str]:
+def _present(tables: DataTables) -> set[str]:
     present = set(tables.present())
     if "transactions" not in present:
         present.discard("logistics")  # shipments are read through their orders
@@ -43,7 +43,7 @@ def _present(tables: Tables) -> set[str]:
 
 
 def compute_features(
-    tables: Tables,
+    tables: DataTables,
     as_of: dt.date,
     config: FeatureConfig | None = None,
     categories: Mapping[str, tuple[str, ...]] | None = None,
@@ -54,7 +54,7 @@ def compute_features(
     name, so that scoring uses the same codes; None learns them from the data.
     """
     config = config or FeatureConfig()
-    view = known(tables, as_of)
+    view = as_of_view(tables, as_of)
     present = _present(tables)
     notes: list[Note] = []
     if tables.logistics is not None and "logistics" not in present:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from trustscore.features.as_of_view import AsOfView
 from trustscore.features.block import Block, count, exact_sum, per_person, share, where
-from trustscore.features.known import Known
 from trustscore.features.spec import Dimension, FeatureSpec
 
 CO = Dimension.CONNECTIONS
@@ -29,7 +29,7 @@ def _weighted_mean(value: pl.Expr, weight: pl.Expr) -> pl.Expr:
     return share(exact_sum(value * weight), exact_sum(where(value.is_not_null(), weight)))
 
 
-def _recent(known: Known) -> pl.LazyFrame:
+def _recent(known: AsOfView) -> pl.LazyFrame:
     assert known.orders is not None
     return known.orders.filter(known.since(365)).select(
         "pid",
@@ -51,7 +51,7 @@ VERIFIED_SPECS = (
 )  # fmt: skip
 
 
-def _verified(known: Known) -> pl.LazyFrame:
+def _verified(known: AsOfView) -> pl.LazyFrame:
     spend = where(pl.col("completed"), pl.col("amount"))
     verified = pl.col("verified").fill_null(False)  # unknown or not yet open: not checked
     found = (
@@ -82,7 +82,7 @@ REPUTATION_SPECS = (
 )  # fmt: skip
 
 
-def _reputation(known: Known) -> pl.LazyFrame:
+def _reputation(known: AsOfView) -> pl.LazyFrame:
     recent = _recent(known)
     shops = recent.group_by("mid").agg(
         n=pl.len(), fake=count(pl.col("counterfeit")), cb=count(pl.col("chargeback"))
@@ -131,7 +131,7 @@ BUYER_SPECS = (
 )  # fmt: skip
 
 
-def _buyers(known: Known) -> pl.LazyFrame:
+def _buyers(known: AsOfView) -> pl.LazyFrame:
     recent = _recent(known)
     buyers = recent.group_by("pid").agg(n=pl.len(), cb=count(pl.col("chargeback")))
     sold = (

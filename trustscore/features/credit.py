@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from trustscore.features.as_of_view import AsOfView
 from trustscore.features.block import Block, count, exact_sum, per_person, share, where
-from trustscore.features.known import Known
 from trustscore.features.spec import Dimension, FeatureSpec
 
 CH = Dimension.CREDIT_HISTORY
@@ -74,7 +74,7 @@ def is_bill() -> pl.Expr:
     )
 
 
-def bills(known: Known) -> pl.LazyFrame:
+def bills(known: AsOfView) -> pl.LazyFrame:
     """The credit bills before as-of, with ``delay`` (days late, null when not yet due)."""
     assert known.orders is not None
     due = known.due()
@@ -89,7 +89,7 @@ def bills(known: Known) -> pl.LazyFrame:
     return known.orders.filter(is_bill()).with_columns(delay.alias("delay"), due.alias("due"))
 
 
-def _compute(known: Known) -> pl.LazyFrame:
+def _compute(known: AsOfView) -> pl.LazyFrame:
     b = bills(known)
     window = pl.col("due") & known.since_date(365, "due_date")
     delay = pl.col("delay")

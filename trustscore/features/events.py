@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from trustscore.features.as_of_view import AsOfView
 from trustscore.features.block import Block, per_person
-from trustscore.features.known import Known
 from trustscore.features.spec import Dimension, FeatureSpec
 
 SOLD = "sold_counterfeit"
@@ -51,18 +51,18 @@ def _shape(frame: pl.LazyFrame, person: str, event: str, date: pl.Expr) -> pl.La
     )
 
 
-def _counterfeit_orders(known: Known) -> pl.LazyFrame:
+def _counterfeit_orders(known: AsOfView) -> pl.LazyFrame:
     assert known.orders is not None
     return known.orders.filter(pl.col("counterfeit").fill_null(False))
 
 
-def sold(known: Known) -> pl.LazyFrame:
+def sold(known: AsOfView) -> pl.LazyFrame:
     # owner is set only for shops that exist at as-of and have an owner
     fakes = _counterfeit_orders(known).filter(pl.col("owner").is_not_null())
     return _shape(fakes, "owner", SOLD, pl.col("ts"))
 
 
-def kept(known: Known) -> pl.LazyFrame:
+def kept(known: AsOfView) -> pl.LazyFrame:
     fakes = _counterfeit_orders(known).filter(
         (pl.col("status") != "cancelled") & pl.col("pid").is_not_null()
     )
@@ -74,7 +74,7 @@ def kept(known: Known) -> pl.LazyFrame:
     return _shape(fakes, "pid", KEPT, pl.col("ts"))
 
 
-def rejected(known: Known) -> pl.LazyFrame:
+def rejected(known: AsOfView) -> pl.LazyFrame:
     assert known.shipments is not None and known.orders is not None
     # return_reason and claim_upheld are null until the outcome is known (see known)
     claims = (
@@ -90,7 +90,7 @@ def rejected(known: Known) -> pl.LazyFrame:
     return _shape(claims, "pid", REJECTED, pl.col("known_at"))
 
 
-def events(known: Known) -> pl.LazyFrame:
+def events(known: AsOfView) -> pl.LazyFrame:
     """Every counterfeit event before as-of, sorted by person, date, event, txn."""
     parts: list[pl.LazyFrame] = []
     if known.orders is not None:
@@ -114,7 +114,7 @@ def events(known: Known) -> pl.LazyFrame:
 BE = Dimension.BEHAVIOUR
 
 
-def _counts(name: str, part: pl.LazyFrame, known: Known) -> pl.LazyFrame:
+def _counts(name: str, part: pl.LazyFrame, known: AsOfView) -> pl.LazyFrame:
     return part.filter(known.since_date(365, "date")).group_by("pid").agg(pl.len().alias(name))
 
 
@@ -140,17 +140,17 @@ REJECTED_SPECS = (
 )  # fmt: skip
 
 
-def _sold_count(known: Known) -> pl.LazyFrame:
+def _sold_count(known: AsOfView) -> pl.LazyFrame:
     name = SOLD_SPECS[0].name
     return per_person(known, _counts(name, sold(known), known), SOLD_SPECS, [name])
 
 
-def _kept_count(known: Known) -> pl.LazyFrame:
+def _kept_count(known: AsOfView) -> pl.LazyFrame:
     name = KEPT_SPECS[0].name
     return per_person(known, _counts(name, kept(known), known), KEPT_SPECS, [name])
 
 
-def _rejected_count(known: Known) -> pl.LazyFrame:
+def _rejected_count(known: AsOfView) -> pl.LazyFrame:
     name = REJECTED_SPECS[0].name
     return per_person(known, _counts(name, rejected(known), known), REJECTED_SPECS, [name])
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from trustscore.features.as_of_view import AsOfView
 from trustscore.features.block import Block, per_person, where
-from trustscore.features.known import Known
 from trustscore.features.spec import Dimension, FeatureSpec
 
 ID = Dimension.IDENTITY
@@ -24,12 +24,12 @@ SPECS = (
 )
 
 
-def _since(known: Known, column: str) -> pl.Expr:
+def _since(known: AsOfView, column: str) -> pl.Expr:
     days = known.days_before(column)
     return pl.when(days > 0).then(days).alias(column)
 
 
-def _declared(known: Known) -> pl.LazyFrame:
+def _declared(known: AsOfView) -> pl.LazyFrame:
     return known.consumers.select(
         "person_id",
         pl.col("identity_verified").cast(pl.Float64),
@@ -47,7 +47,7 @@ ADDRESS_SPECS = (
 )  # fmt: skip
 
 
-def _addresses(known: Known) -> pl.LazyFrame:
+def _addresses(known: AsOfView) -> pl.LazyFrame:
     assert known.shipments is not None
     found = (
         known.shipments.filter(known.since(365))

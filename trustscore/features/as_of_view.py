@@ -1,12 +1,12 @@
 """What was known at the as-of date: the one place where time is cut (DESIGN 2).
 
-Every feature module reads the tables through ``Known`` and never sees the raw
+Every feature module reads the tables through ``AsOfView`` and never sees the raw
 frames, so honesty about time is decided here, field by field, once:
 
 - a transaction exists when ``ts < as_of`` (midnight, UTC);
 - a ``repaid_date >= as_of`` is not yet repaid (the bill counts as unpaid);
   a ``due_date >= as_of`` is not yet due (the feature code compares with
-  ``as_of`` through ``Known.due``);
+  ``as_of`` through ``AsOfView.due``);
 - a shop exists when ``opened_date < as_of`` or its opening date is unknown;
 - a shipment exists when it was shipped before as-of, or, never shipped, when
   its order exists; its ``delivered_at >= as_of`` is not yet delivered;
@@ -33,9 +33,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from trustscore.data_tables import DataTables
 from trustscore.errors import UsageError
 from trustscore.schema import CONSUMERS, TABLES
-from trustscore.tables import Tables
 
 _SHIPMENT_STATUS = TABLES["logistics"].column("status").dtype
 
@@ -47,7 +47,7 @@ class NoAsOfError(UsageError, ValueError):
     """
 
 
-def default_as_of(tables: Tables) -> dt.date:
+def default_as_of(tables: DataTables) -> dt.date:
     """The day after the latest transaction ``ts`` (its date part + 1 day).
 
     Without transactions (no table, or no rows): the day after the latest
@@ -130,7 +130,7 @@ def _txn_rows(shipment_txn: pl.Series, txn: pl.Series) -> pl.Series:
 
 
 @dataclass(frozen=True)
-class Known:
+class AsOfView:
     """The tables as seen at ``as_of``. Frames are lazy; None = table absent.
 
     Persons are keyed by ``pid``, their row in consumers (UInt32), so every
@@ -172,7 +172,7 @@ class Known:
         return (pl.lit(self.as_of) - pl.col(column).cast(pl.Date)).dt.total_days()
 
 
-def known(tables: Tables, as_of: dt.date) -> Known:
+def as_of_view(tables: DataTables, as_of: dt.date) -> AsOfView:
     """The as-of view of ``tables``.
 
     Integer keys are looked up eagerly here, once (a column each, lined up
@@ -274,7 +274,7 @@ def known(tables: Tables, as_of: dt.date) -> Known:
                 .alias("delivered_at"),
             )
         )
-    return Known(
+    return AsOfView(
         as_of=as_of,
         persons=persons.lazy(),
         consumers=consumers.lazy(),

@@ -10,7 +10,7 @@ import polars as pl
 
 
 @dataclass
-class Tables:
+class DataTables:
     """The four tables of a data folder, typed per ``schema.TABLES``.
 
     consumers always exists; a table whose file is absent is ``None`` (its
