@@ -327,6 +327,68 @@ def build(
         raise
 
 
+@dataclass
+class _Fitted:
+    """A trained model and which labelled persons it learned from."""
+
+    model: Any  # TrustModel
+    labelled: np.ndarray[Any, Any]  # positions of the labelled persons
+    y: np.ndarray[Any, Any]  # their outcomes
+    dev: np.ndarray[Any, Any]  # positions into ``labelled``: development
+    hold: np.ndarray[Any, Any]  # and holdout
+
+    def split_names(self, persons: int) -> list[str]:
+        split = np.full(persons, "unlabelled", dtype=object)
+        split[self.labelled[self.dev]] = "development"
+        split[self.labelled[self.hold]] = "holdout"
+        return [str(x) for x in split]
+
+
+def _train(
+    result: FeatureResult,
+    y: np.ndarray[Any, Any],
+    params: ModelParams,
+    config: Config,
+    seed: int,
+    rounds: Rounds,
+) -> _Fitted:
+    """Split the labelled persons (development / holdout, then early stopping) and fit."""
+    from trustscore.model import TrustModel, to_matrix
+    from trustscore.splits import split_dev_holdout, split_es
+
+    labelled = np.flatnonzero(~np.isnan(y))
+    y_lab = y[labelled]
+    dev, hold = split_dev_holdout(y_lab, seed, config.build.holdout)
+    train, es = split_es(dev, y_lab, seed, params.es_fraction)
+    X_lab = to_matrix(result.frame, result.specs)[labelled]
+    model = TrustModel(result.specs, params, config.scale, seed=seed)
+    model.fit(X_lab[train], y_lab[train], X_lab[es], y_lab[es], progress=rounds)
+    return _Fitted(model, labelled, y_lab, dev, hold)
+
+
+def _evaluate_parts(
+    scores: pl.DataFrame, y: np.ndarray[Any, Any], fitted: _Fitted
+) -> dict[str, Any]:
+    """Development and holdout metrics (bands by model score), and the final-score
+    bands of everyone with the holdout's bad rates."""
+    from trustscore.scale import band_of
+
+    p_all = scores.get_column("p_bad").to_numpy()
+    model_bands = band_of(scores.get_column("model_score").to_numpy())
+
+    def part(idx: np.ndarray[Any, Any]) -> dict[str, Any]:
+        rows = fitted.labelled[idx]
+        return _evaluate(fitted.y[idx], p_all[rows], [model_bands[i] for i in rows])
+
+    return {
+        "development": part(fitted.dev),
+        "holdout": part(fitted.hold),
+        "score_bands": _band_counts(
+            scores.get_column("band").to_list(), y, fitted.labelled[fitted.hold]
+        ),
+    }
+
+
 def _build(
     data_dir: Path | str,
     writer: FolderWriter,
@@ -339,10 +401,6 @@ def _build(
     phase: Phase,
     rounds: Rounds,
 ) -> BuildResult:
-    from trustscore.model import TrustModel, to_matrix
-    from trustscore.scale import band_of
-    from trustscore.splits import split_dev_holdout, split_es
-
     prepared = prepare(data_dir, config=config, as_of=as_of, lenient=lenient, phase=phase)
     result = prepared.features
     if not result.specs:
@@ -351,30 +409,13 @@ def _build(
     _check_labels(y)
 
     phase("training")
-    labelled = np.flatnonzero(~np.isnan(y))
-    y_lab = y[labelled]
-    dev, hold = split_dev_holdout(y_lab, seed, config.build.holdout)
-    train, es = split_es(dev, y_lab, seed, params.es_fraction)
-    X = to_matrix(result.frame, result.specs)
-    X_lab = X[labelled]
-    model = TrustModel(result.specs, params, config.scale, seed=seed)
-    model.fit(X_lab[train], y_lab[train], X_lab[es], y_lab[es], progress=rounds)
+    fitted = _train(result, y, params, config, seed, rounds)
+    model = fitted.model
 
     phase("scoring everyone")
     scored = score_frame(model, prepared, config.penalties)
 
     phase("evaluating")
-    p_all = scored.scores.get_column("p_bad").to_numpy()
-    bands_all = scored.scores.get_column("band").to_list()
-    model_bands = band_of(scored.scores.get_column("model_score").to_numpy())
-
-    def part(idx: np.ndarray[Any, Any]) -> dict[str, Any]:
-        rows = labelled[idx]
-        return _evaluate(y_lab[idx], p_all[rows], [model_bands[i] for i in rows])
-
-    split = np.full(y.size, "unlabelled", dtype=object)
-    split[labelled[dev]] = "development"
-    split[labelled[hold]] = "holdout"
     metrics = {
         "as_of": prepared.as_of.isoformat(),
         "seed": seed,
@@ -383,15 +424,13 @@ def _build(
         "best_iteration": model.best_iteration_,
         "features": len(result.specs),
         "persons": int(y.size),
-        "labelled": int(labelled.size),
-        "development": part(dev),
-        "holdout": part(hold),
-        "score_bands": _band_counts(bands_all, y, labelled[hold]),
+        "labelled": int(fitted.labelled.size),
+        **_evaluate_parts(scored.scores, y, fitted),
     }
 
     phase("writing the model folder")
     scores = scored.scores.with_columns(
-        pl.Series("split", split.tolist(), dtype=pl.String),
+        pl.Series("split", fitted.split_names(y.size), dtype=pl.String),
         pl.Series("defaulted", y, dtype=pl.Float64).fill_nan(None).cast(pl.Int8),
     )
     meta, booster = model.to_bytes()
