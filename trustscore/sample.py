@@ -429,7 +429,65 @@ class _Chunk:
     shipped_rows: Ints  # the transaction row (within the chunk) of each shipment
 
 
+@dataclass
+class _Orders:
+    """One chunk's orders, drawn in time order per buyer, with the buyer's traits."""
+
+    buyer: Ints
+    ts: Ints
+    merchant: Ints
+    category: Ints
+    fake: Bools
+    amount: Floats
+    method: Ints
+    rel: Floats
+    means: Floats
+    opp: Floats
+
+    @property
+    def n(self) -> int:
+        return len(self.buyer)
+
+
+@dataclass
+class _Journey:
+    """What happened to each order's parcel."""
+
+    pre_cancel: Bools
+    shipped_at: Ints
+    promised_at: Ints
+    delivered_at: Ints
+    refused: Bools
+    lost: Bools
+    moving: Bools
+    arrived: Bools
+
+
 def _draw_chunk(p: _Persons, s: _Shops, lo: int, hi: int, rng: np.random.Generator) -> _Chunk:
+    # the draws happen in this order, so the same seed gives the same bytes
+    o = _draw_orders(p, s, lo, hi, rng)
+    j = _draw_journeys(o, s, rng)
+    reason, returned, status = _draw_outcomes(o, s, j, rng)
+    due, billed, repaid, has_repaid = _draw_bills(o, status, rng)
+    transactions = pl.DataFrame(
+        [
+            p.frame["person_id"].gather(o.buyer).alias("buyer_id"),
+            s.frame["merchant_id"].gather(o.merchant).alias("merchant_id"),
+            _stamps(o.ts).alias("ts"),
+            pl.Series("amount", o.amount),
+            _codes(TXN_STATUS, status).alias("status"),
+            _codes(PAYMENT_METHOD, o.method).alias("payment_method"),
+            _codes(CATEGORIES, o.category).alias("category"),
+            pl.Series("counterfeit", o.fake & j.arrived),
+            _dates(due, billed).alias("due_date"),
+            _dates(repaid, has_repaid).alias("repaid_date"),
+        ]
+    )
+    rows, logistics = _logistics(p, lo, hi, o, j, reason, returned)
+    return _Chunk(transactions, logistics, rows)
+
+
+def _draw_orders(p: _Persons, s: _Shops, lo: int, hi: int, rng: np.random.Generator) -> _Orders:
     local = np.repeat(np.arange(hi - lo, dtype=np.int64), p.n_txn[lo:hi])
     n = len(local)
     start = p.active_from[lo:hi][local]
@@ -474,8 +532,11 @@ def _draw_chunk(p: _Persons, s: _Shops, lo: int, hi: int, rng: np.random.Generat
             )
         ),
     )
+    return _Orders(buyer, ts, merchant, category, fake, amount, method, rel, means, opp)
 
-    # ---- the parcel's journey
+
+def _draw_journeys(o: _Orders, s: _Shops, rng: np.random.Generator) -> _Journey:
+    n, ts, merchant, rel, opp = o.n, o.ts, o.merchant, o.rel, o.opp
     pre_cancel = rng.random(n) < _sigmoid(-3.6 + 0.4 * opp - 0.2 * rel)
     shipped_at = ts + (
         3600 * np.exp(np.log(s.handling_hours[merchant]) + 0.5 * rng.standard_normal(n))
@@ -489,8 +550,17 @@ def _draw_chunk(p: _Persons, s: _Shops, lo: int, hi: int, rng: np.random.Generat
     lost = ~pre_cancel & ~refused & (rng.random(n) < s.lost_rate[merchant])
     moving = ~pre_cancel & ~refused & ~lost & ~on_time
     arrived = ~pre_cancel & ~refused & ~lost & on_time
+    return _Journey(
+        pre_cancel, shipped_at, promised_at, delivered_at, refused, lost, moving, arrived
+    )
 
-    # ---- after arrival: keep, return, claim
+
+def _draw_outcomes(
+    o: _Orders, s: _Shops, j: _Journey, rng: np.random.Generator
+) -> tuple[Ints, Bools, Ints]:
+    """After arrival: kept, returned or claimed; then each order's status."""
+    n, merchant, fake, method, rel, opp = o.n, o.merchant, o.fake, o.method, o.rel, o.opp
+    arrived, lost, pre_cancel, refused = j.arrived, j.lost, j.pre_cancel, j.refused
     fake_returned = fake & arrived & (rng.random(n) >= _sigmoid(-0.3 + 1.6 * opp))
     reason = np.full(n, -1, dtype=np.int64)
     reason[fake_returned] = _COUNTERFEIT
@@ -527,8 +597,14 @@ def _draw_chunk(p: _Persons, s: _Shops, lo: int, hi: int, rng: np.random.Generat
     lost_outcome = np.where(u_status < 0.6, _REFUNDED, np.where(card, _CHARGEBACK, _DISPUTED))
     status[lost] = lost_outcome[lost]
     status[pre_cancel | refused] = _CANCELLED
+    return reason, returned, status
 
-    # ---- the bill of a credit or instalment purchase
+
+def _draw_bills(
+    o: _Orders, status: Ints, rng: np.random.Generator
+) -> tuple[Ints, Bools, Ints, Bools]:
+    """The bill of a credit or instalment purchase: due date, repayment."""
+    n, ts, method, rel, means, opp = o.n, o.ts, o.method, o.rel, o.means, o.opp
     ts_day = ts // _DAY
     billed = ((method == _CREDIT) | (method == _INSTALLMENT)) & (status != _CANCELLED)
     due = ts_day + 30
@@ -540,22 +616,27 @@ def _draw_chunk(p: _Persons, s: _Shops, lo: int, hi: int, rng: np.random.Generat
     # a refund clears the bill
     repaid = np.where(refunded, np.minimum(ts_day + rng.integers(2, 26, n), due), repaid)
     has_repaid = billed & (refunded | ~never)
+    return due, billed, repaid, has_repaid
 
-    transactions = pl.DataFrame(
-        [
-            p.frame["person_id"].gather(buyer).alias("buyer_id"),
-            s.frame["merchant_id"].gather(merchant).alias("merchant_id"),
-            _stamps(ts).alias("ts"),
-            pl.Series("amount", amount),
-            _codes(TXN_STATUS, status).alias("status"),
-            _codes(PAYMENT_METHOD, method).alias("payment_method"),
-            _codes(CATEGORIES, category).alias("category"),
-            pl.Series("counterfeit", fake & arrived),
-            _dates(due, billed).alias("due_date"),
-            _dates(repaid, has_repaid).alias("repaid_date"),
-        ]
+
+def _logistics(
+    p: _Persons,
+    lo: int,
+    hi: int,
+    o: _Orders,
+    j: _Journey,
+    reason: Ints,
+    returned: Bools,
+) -> tuple[Ints, pl.DataFrame]:
+    """One shipment per order that was not cancelled before shipping."""
+    buyer, ts, fake = o.buyer, o.ts, o.fake
+    pre_cancel, shipped_at, promised_at, delivered_at = (
+        j.pre_cancel,
+        j.shipped_at,
+        j.promised_at,
+        j.delivered_at,
     )
-
+    arrived, refused, lost, moving = j.arrived, j.refused, j.lost, j.moving
     rows = np.flatnonzero(~pre_cancel)
     ship_status = np.select(
         [arrived & ~returned, arrived & returned, refused, lost, moving],
@@ -583,7 +664,7 @@ def _draw_chunk(p: _Persons, s: _Shops, lo: int, hi: int, rng: np.random.Generat
             _ids("A", _width("A", p.addresses), address + 1).alias("address_id"),
         ]
     )
-    return _Chunk(transactions, logistics, rows)
+    return rows, logistics
 
 
 # ---------------------------------------------------------------- the folder
