@@ -1,9 +1,11 @@
 """The score card as plain data: score, band, dimensions, reasons, penalties.
 
-For a person in the model folder everything comes from the stored Parquet
-(read with a filter on person_id, so only that row is decoded) and the
-folder's JSON; XGBoost is not imported. For a person only in a data folder
-(``--data``), the features and points are computed with the model.
+For persons in the model folder everything comes from the stored Parquet and
+the folder's JSON; XGBoost is not imported. Cards are made in bulk: each
+Parquet file is read once for all the ids asked for (filtered on person_id),
+and the cards are assembled from those rows, so a thousand cards cost about
+what one does. For persons only in a data folder (``--data``), the folder is
+scored once with the model and their cards assembled the same way.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +87,33 @@ class Card:
     model: str
     notes: list[str] = field(default_factory=list)
     source: str = "model folder"  # or "data folder" when computed from --data
+    # the events' points before the cap (penalty = min(this, cap)): the csv's
+    # penalty_points and the card's "capped" line; not part of the JSON
+    penalty_points: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["schema_version"] = CARD_SCHEMA_VERSION
-        out["band_range"] = list(self.band_range)
-        out["scale_range"] = list(self.scale_range)
-        return out
+        """The documented JSON (``CARD_JSON_SCHEMA``), built by hand: thousands a second."""
+        return {
+            "person_id": self.person_id,
+            "score": self.score,
+            "band": self.band,
+            "band_range": list(self.band_range),
+            "scale_range": list(self.scale_range),
+            "model_score": self.model_score,
+            "penalty": self.penalty,
+            "clipping": self.clipping,
+            "p_bad": self.p_bad,
+            "base_points": self.base_points,
+            "dimensions": [dict(vars(d)) for d in self.dimensions],
+            "lowering": [dict(vars(r)) for r in self.lowering],
+            "raising": [dict(vars(r)) for r in self.raising],
+            "penalties": [dict(vars(p)) for p in self.penalties],
+            "as_of": self.as_of,
+            "model": self.model,
+            "notes": list(self.notes),
+            "source": self.source,
+            "schema_version": CARD_SCHEMA_VERSION,
+        }
 
 
 # JSON Schema of ``Card.as_dict()``: the documented, stable card format.
@@ -193,6 +216,61 @@ CARD_JSON_SCHEMA: dict[str, Any] = {
 }
 
 
+# ------------------------------------------------------------------ flat rows (csv, parquet)
+
+CSV_COLUMNS: list[str] = [
+    "person_id",
+    "score",
+    "band",
+    "model_score",
+    "penalty",
+    "p_bad",
+    "base_points",
+    *(d.value for d in DIMENSIONS),
+    *(f"lowering_{i}" for i in range(1, MAX_LOWERING + 1)),
+    *(f"raising_{i}" for i in range(1, MAX_RAISING + 1)),
+    "penalty_points",
+    "as_of",
+]
+"""One row per card (``card --format csv``): the score's columns as ``score``
+writes them, the reason codes, and the events' points before the cap."""
+
+_CSV_SCHEMA: dict[str, type[pl.DataType]] = {
+    name: pl.String
+    for name in CSV_COLUMNS
+    if name in ("person_id", "band", "as_of") or name.startswith(("lowering_", "raising_"))
+} | {"score": pl.Int64}
+
+
+def flat(card: Card) -> dict[str, Any]:
+    """The card as one row of ``CSV_COLUMNS``."""
+    row: dict[str, Any] = {
+        "person_id": card.person_id,
+        "score": card.score,
+        "band": card.band,
+        "model_score": card.model_score,
+        "penalty": card.penalty,
+        "p_bad": card.p_bad,
+        "base_points": card.base_points,
+    }
+    row.update((d.dimension, d.points) for d in card.dimensions)
+    for prefix, items, n in (
+        ("lowering", card.lowering, MAX_LOWERING),
+        ("raising", card.raising, MAX_RAISING),
+    ):
+        for i in range(n):
+            row[f"{prefix}_{i + 1}"] = items[i].code if i < len(items) else None
+    row["penalty_points"] = card.penalty_points
+    row["as_of"] = card.as_of
+    return row
+
+
+def flat_frame(cards: Iterable[Card]) -> pl.DataFrame:
+    """Cards as rows of ``CSV_COLUMNS``, with the same types however many there are."""
+    schema = {n: _CSV_SCHEMA.get(n, pl.Float64) for n in CSV_COLUMNS}
+    return pl.DataFrame([flat(c) for c in cards], schema=schema, orient="row")
+
+
 # ------------------------------------------------------------------ reading the folder
 
 
@@ -222,30 +300,38 @@ def suggestions(folder: ModelFolder, person_id: str, limit: int = 3) -> list[str
 def _reasons(
     specs: list[FeatureSpec], points: dict[str, Any], values: dict[str, Any]
 ) -> tuple[list[Reason], list[Reason]]:
-    items: list[Reason] = []
+    moved: list[tuple[float, str, FeatureSpec]] = []
     for spec in specs:
         p = points.get(spec.name)
-        if p is None or (isinstance(p, float) and math.isnan(p)) or round(p, 2) == 0:
-            continue  # a feature that moved nothing is never a reason
+        if p is None or (isinstance(p, float) and math.isnan(p)):
+            continue
+        p = round(float(p), 2)
+        if p != 0:  # a feature that moved nothing (to the hundredth) is never a reason
+            moved.append((p, spec.code, spec))
+    lowering = sorted((m for m in moved if m[0] < 0), key=lambda m: (m[0], m[1]))
+    raising = sorted((m for m in moved if m[0] > 0), key=lambda m: (-m[0], m[1]))
+
+    def reason(p: float, spec: FeatureSpec) -> Reason:
+        # only the reasons shown get their sentence: cheap for thousands of cards
         value = values.get(spec.name)
         shown: float | str | None
         if isinstance(value, float) and math.isnan(value):
             shown = None
         else:
             shown = value if value is None or isinstance(value, str) else float(value)
-        items.append(
-            Reason(
-                code=spec.code,
-                feature=spec.name,
-                dimension=spec.dimension.value,
-                sentence=render_sentence(spec, value),
-                value=shown,
-                points=round(float(p), 2),
-            )
+        return Reason(
+            code=spec.code,
+            feature=spec.name,
+            dimension=spec.dimension.value,
+            sentence=render_sentence(spec, value),
+            value=shown,
+            points=p,
         )
-    lowering = sorted((r for r in items if r.points < 0), key=lambda r: (r.points, r.code))
-    raising = sorted((r for r in items if r.points > 0), key=lambda r: (-r.points, r.code))
-    return lowering[:MAX_LOWERING], raising[:MAX_RAISING]
+
+    return (
+        [reason(p, spec) for p, _, spec in lowering[:MAX_LOWERING]],
+        [reason(p, spec) for p, _, spec in raising[:MAX_RAISING]],
+    )
 
 
 def _band_range(band: str) -> tuple[int, int]:
@@ -257,19 +343,55 @@ def _band_range(band: str) -> tuple[int, int]:
 
 def _penalty_lines(
     events: pl.DataFrame, as_of: dt.date, policy: PenaltyPolicy
-) -> list[PenaltyLine]:
-    lines = penalty_lines(events, as_of, policy).sort("points", descending=True)
-    return [
-        PenaltyLine(
-            event=r["event"],
-            text=EVENT_TEXT.get(r["event"], r["event"]),
-            count=int(r["count"]),
-            points=round(float(r["points"]), 2),
-            latest=r["latest"].isoformat(),
-            merchant_id=r["merchant_id"],
+) -> dict[str, tuple[list[PenaltyLine], float]]:
+    """Per person with events: the card's penalty lines (most points first) and the
+    total of the events' points before the cap, unrounded."""
+    lines = penalty_lines(events, as_of, policy).sort(
+        ["person_id", "points", "event"], descending=[False, True, False]
+    )
+    out: dict[str, tuple[list[PenaltyLine], float]] = {}
+    for r in lines.iter_rows(named=True):
+        items, total = out.get(r["person_id"], ([], 0.0))
+        items.append(
+            PenaltyLine(
+                event=r["event"],
+                text=EVENT_TEXT.get(r["event"], r["event"]),
+                count=int(r["count"]),
+                points=round(float(r["points"]), 2),
+                latest=r["latest"].isoformat(),
+                merchant_id=r["merchant_id"],
+            )
         )
-        for r in lines.iter_rows(named=True)
-    ]
+        out[r["person_id"]] = (items, total + float(r["points"]))
+    return out
+
+
+@dataclass
+class _Context:
+    """What every card from one model folder shares."""
+
+    specs: list[FeatureSpec]
+    as_of: dt.date
+    policy: PenaltyPolicy
+    scale_range: tuple[int, int]
+    model: str
+    notes: list[str]
+    source: str
+
+
+def _context(
+    folder: ModelFolder, as_of: dt.date, tables_missing: list[str], source: str
+) -> _Context:
+    config = folder.config
+    return _Context(
+        specs=folder.specs,
+        as_of=as_of,
+        policy=config.penalties,
+        scale_range=(int(config.scale.low), int(config.scale.high)),
+        model=str(folder.path),
+        notes=_absent_notes(tables_missing),
+        source=source,
+    )
 
 
 def assemble(
@@ -277,66 +399,69 @@ def assemble(
     scores: dict[str, Any],
     points: dict[str, Any],
     values: dict[str, Any],
-    events: pl.DataFrame,
-    specs: list[FeatureSpec],
-    *,
-    as_of: dt.date,
-    policy: PenaltyPolicy,
-    scale_range: tuple[int, int],
-    model: str,
-    notes: list[str],
-    source: str,
+    penalties: tuple[list[PenaltyLine], float],
+    ctx: _Context,
 ) -> Card:
-    lowering, raising = _reasons(specs, points, values)
+    lowering, raising = _reasons(ctx.specs, points, values)
     model_score = float(scores["model_score"])
     penalty = float(scores["penalty"])
-    final = int(scores["score"])
+    low, high = ctx.scale_range
+    lines, total = penalties
     return Card(
         person_id=person_id,
-        score=final,
+        score=int(scores["score"]),
         band=scores["band"],
         band_range=_band_range(scores["band"]),
-        scale_range=scale_range,
+        scale_range=ctx.scale_range,
         model_score=round(model_score, 2),
         penalty=round(penalty, 2),
         clipping=round(
-            float(max(scale_range[0], min(scale_range[1], model_score - penalty)))
-            - (model_score - penalty),
-            2,
+            float(max(low, min(high, model_score - penalty))) - (model_score - penalty), 2
         ),
         p_bad=float(scores["p_bad"]),
         base_points=float(scores["base_points"]),
         dimensions=[DimensionLine(d.value, d.label, float(scores[d.value])) for d in DIMENSIONS],
         lowering=lowering,
         raising=raising,
-        penalties=_penalty_lines(events, as_of, policy),
-        as_of=as_of.isoformat(),
-        model=model,
-        notes=notes,
-        source=source,
+        penalties=list(lines),
+        as_of=ctx.as_of.isoformat(),
+        model=ctx.model,
+        notes=list(ctx.notes),
+        source=ctx.source,
+        penalty_points=round(total, 2),
     )
 
 
-def from_model_folder(folder: ModelFolder, person_id: str) -> Card | None:
-    """The card of a person stored in the model folder, or None if not there."""
-    scores = folder.row(SCORES_FILE, person_id)
-    if scores is None:
-        return None
-    config = folder.config
-    return assemble(
-        person_id,
-        scores,
-        folder.row(POINTS_FILE, person_id) or {},
-        folder.row(FEATURES_FILE, person_id) or {},
-        folder.frame(EVENTS_FILE, person_id),
-        folder.specs,
-        as_of=folder.as_of,
-        policy=config.penalties,
-        scale_range=(int(config.scale.low), int(config.scale.high)),
-        model=str(folder.path),
-        notes=_absent_notes(folder.tables_missing),
-        source="model folder",
-    )
+def _by_person(frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    return {row["person_id"]: row for row in frame.iter_rows(named=True)}
+
+
+def from_model_folder(folder: ModelFolder, person_ids: Sequence[str]) -> dict[str, Card]:
+    """The cards of those of ``person_ids`` stored in the model folder, by id.
+
+    Each Parquet file of the folder is read once for all of them.
+    """
+    wanted = list(dict.fromkeys(person_ids))
+    scores = _by_person(folder.frame_for(SCORES_FILE, wanted))
+    if not scores:
+        return {}
+    found = list(scores)
+    points = _by_person(folder.frame_for(POINTS_FILE, found))
+    values = _by_person(folder.frame_for(FEATURES_FILE, found))
+    ctx = _context(folder, folder.as_of, folder.tables_missing, "model folder")
+    penalties = _penalty_lines(folder.frame_for(EVENTS_FILE, found), ctx.as_of, ctx.policy)
+    none: tuple[list[PenaltyLine], float] = ([], 0.0)
+    return {
+        pid: assemble(
+            pid,
+            row,
+            points.get(pid, {}),
+            values.get(pid, {}),
+            penalties.get(pid, none),
+            ctx,
+        )
+        for pid, row in scores.items()
+    }
 
 
 def _absent_notes(tables_missing: list[str]) -> list[str]:
@@ -348,47 +473,101 @@ def _absent_notes(tables_missing: list[str]) -> list[str]:
     return [f"no {t} data: {what.get(t, 'its features absent')}" for t in tables_missing]
 
 
-def from_data_folder(folder: ModelFolder, data_dir: Path | str, person_id: str) -> Card:
-    """Compute the card of a person in a data folder with the saved model."""
-    from trustscore.pipeline import score_with
+class DataFolderCards:
+    """Cards computed from a data folder with the saved model (``--data``).
 
-    scored, prepared = score_with(folder, data_dir, feature_points=True)
-    scores = scored.scores.filter(pl.col("person_id") == person_id)
-    if scores.height == 0:
-        raise UnknownPersonError(
-            f"no person {person_id} in {data_dir}",
-            suggestions=difflib.get_close_matches(
-                person_id, scored.scores.get_column("person_id").to_list(), n=3
-            ),
+    The folder is read and scored once, on the first call, for all the calls.
+    """
+
+    def __init__(self, folder: ModelFolder, data_dir: Path | str) -> None:
+        self.folder = folder
+        self.data_dir = data_dir
+        self._scored: Any = None
+
+    def cards(self, person_ids: Sequence[str]) -> dict[str, Card]:
+        from trustscore.pipeline import score_with
+
+        if self._scored is None:
+            self._scored = score_with(self.folder, self.data_dir, feature_points=True)
+        scored, prepared = self._scored
+        wanted = pl.col("person_id").is_in(list(dict.fromkeys(person_ids)))
+        scores = _by_person(scored.scores.filter(wanted))
+        points = _by_person(scored.points.filter(wanted))
+        values = _by_person(prepared.features.frame.filter(wanted))
+        ctx = _context(self.folder, prepared.as_of, prepared.tables.missing(), "data folder")
+        events = prepared.features.events.filter(wanted)
+        penalties = _penalty_lines(events, ctx.as_of, ctx.policy)
+        none: tuple[list[PenaltyLine], float] = ([], 0.0)
+        return {
+            pid: assemble(pid, row, points[pid], values[pid], penalties.get(pid, none), ctx)
+            for pid, row in scores.items()
+        }
+
+    def close_ids(self, person_id: str) -> list[str]:
+        scored, _ = self._scored
+        return difflib.get_close_matches(
+            person_id, scored.scores.get_column("person_id").to_list(), n=3
         )
-    points = scored.points.filter(pl.col("person_id") == person_id).row(0, named=True)
-    values = prepared.features.frame.filter(pl.col("person_id") == person_id).row(0, named=True)
-    events = prepared.features.events.filter(pl.col("person_id") == person_id)
-    config = folder.config
-    return assemble(
-        person_id,
-        scores.row(0, named=True),
-        points,
-        values,
-        events,
-        folder.specs,
-        as_of=prepared.as_of,
-        policy=config.penalties,
-        scale_range=(int(config.scale.low), int(config.scale.high)),
-        model=str(folder.path),
-        notes=_absent_notes(prepared.tables.missing()),
-        source="data folder",
-    )
+
+
+BATCH = 20_000
+"""Ids read per pass over the folder's files: thousands of cards cost one read
+of each file, a million ids stay within memory and ndjson keeps streaming."""
+
+
+def load_cards(
+    model_dir: Path | str,
+    person_ids: Iterable[str],
+    data_dir: Path | str | None = None,
+    *,
+    batch: int = BATCH,
+) -> Iterator[tuple[str, Card | None]]:
+    """``(id, card)`` for every id in order (repeats included), None for an id in
+    neither the model folder nor ``data_dir``. The folder is opened and verified
+    now (ModelError before anything is written); ids are read ``batch`` at a time."""
+    folder = ModelFolder.open(model_dir)
+    data = None if data_dir is None else DataFolderCards(folder, data_dir)
+    return _cards(folder, data, person_ids, batch)
+
+
+def _cards(
+    folder: ModelFolder, data: DataFolderCards | None, person_ids: Iterable[str], batch: int
+) -> Iterator[tuple[str, Card | None]]:
+    for chunk in _batched(person_ids, batch):
+        found = from_model_folder(folder, chunk)
+        missing = [pid for pid in dict.fromkeys(chunk) if pid not in found]
+        if missing and data is not None:
+            found.update(data.cards(missing))
+        for pid in chunk:
+            yield pid, found.get(pid)
+
+
+def _batched(items: Iterable[str], n: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def load_card(model_dir: Path, person_id: str, data_dir: Path | str | None = None) -> Card:
-    """The card of ``person_id``: from the model folder, else from ``data_dir``."""
+    """The card of ``person_id``: from the model folder, else from ``data_dir``;
+    UnknownPersonError (exit 4) with the closest ids if in neither."""
     folder = ModelFolder.open(model_dir)
-    card = from_model_folder(folder, person_id)
+    card = from_model_folder(folder, [person_id]).get(person_id)
     if card is not None:
         return card
     if data_dir is not None:
-        return from_data_folder(folder, data_dir, person_id)
+        data = DataFolderCards(folder, data_dir)
+        card = data.cards([person_id]).get(person_id)
+        if card is not None:
+            return card
+        raise UnknownPersonError(
+            f"no person {person_id} in {data_dir}", suggestions=data.close_ids(person_id)
+        )
     raise UnknownPersonError(
         f"no person {person_id} in {model_dir}",
         suggestions=suggestions(folder, person_id),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -147,13 +147,53 @@ def write_frame(
         raise UsageError(f"format {fmt} is drawn by the renderer, not written")
 
 
+def write_frames(
+    frames: Iterable[pl.DataFrame], fmt: Format, stream: IO[bytes], *, safe_csv: bool = False
+) -> None:
+    """Frames of one schema written as one frame would be: csv as they come (one
+    header, so millions of rows stream), the other formats at the end. The caller
+    passes at least one frame (an empty one for no rows) so the columns are known."""
+    if fmt is not Format.CSV:
+        write_frame(pl.concat(list(frames)), fmt, stream, safe_csv=safe_csv)
+        return
+    first = True
+    for frame in frames:
+        (escape_formulas(frame) if safe_csv else frame).write_csv(stream, include_header=first)
+        first = False
+
+
+def _json_safe_lines(text: str) -> str:
+    # most lines hold nothing unsafe (printable means none): skip the slow pass for them
+    return "\n".join(line if line.isprintable() else json_safe(line) for line in text.split("\n"))
+
+
 def write_json(obj: Any, stream: IO[bytes]) -> None:
     """``obj`` as indented JSON, non-ASCII text as itself except the characters
     ``safetext`` deems unsafe (controls, bidi, separators), which are escaped:
     a card printed to a terminal cannot act on it, and parses back the same."""
     text = json.dumps(obj, indent=2, default=str, ensure_ascii=False)
-    stream.write(json_safe(text).encode())
+    stream.write(_json_safe_lines(text).encode())
     stream.write(b"\n")
+
+
+def write_json_records(
+    records: Iterable[dict[str, Any]], stream: IO[bytes], *, lines: bool
+) -> None:
+    """Records written as they come, escaped as ``write_json`` escapes: one compact
+    JSON a line (``lines``: ndjson), or one indented array, the very text
+    ``write_json`` gives for the whole list."""
+    if lines:
+        for record in records:
+            text = json.dumps(record, default=str, ensure_ascii=False, separators=(",", ":"))
+            stream.write((_json_safe_lines(text) + "\n").encode())
+        return
+    first = True
+    for record in records:
+        text = json.dumps(record, indent=2, default=str, ensure_ascii=False)
+        body = "\n".join("  " + line for line in _json_safe_lines(text).split("\n"))
+        stream.write((("[\n" if first else ",\n") + body).encode())
+        first = False
+    stream.write(b"[]\n" if first else b"\n]\n")
 
 
 @contextmanager

@@ -408,6 +408,15 @@ class ModelFolder:
         except pl.exceptions.PolarsError as exc:
             raise self._bad(f"{name} is corrupt: {exc}") from None
 
+    def frame_for(self, name: str, person_ids: list[str]) -> pl.DataFrame:
+        """The rows of ``person_ids`` of a Parquet file of the folder, in one read
+        (cards in bulk: one pass over each file, however many ids)."""
+        try:
+            lf = pl.scan_parquet(self.files[name].source())
+            return lf.filter(pl.col("person_id").is_in(person_ids)).collect()
+        except pl.exceptions.PolarsError as exc:
+            raise self._bad(f"{name} is corrupt: {exc}") from None
+
     def row(self, name: str, person_id: str) -> dict[str, Any] | None:
         frame = self.frame(name, person_id)
         return frame.row(0, named=True) if frame.height else None

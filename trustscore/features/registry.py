@@ -15,20 +15,38 @@ says what the number is and how the template formats it:
 - ``money``: ``{value:,.2f}`` (``{value:,.0f}`` for declared income)
 - counts (``bills``, ``orders``, ``months``, ``categories``, ``shops``,
   ``shipments``, ``addresses``, ``items``, ``claims``) and ``days``:
-  ``{value:,.0f}`` (a mean of days: ``{value:,.1f}``)
+  ``{value:,.0f}`` (a mean of days: ``{value:,.1f}``), the noun after the
+  number written in the plural
 - ``flag`` (1/0): the template gets ``yes`` or ``no``
 - ``category``: the template gets the level's text (the frame holds an
   Enum over ``FeatureSpec.categories``; the code is its index)
 - ``value`` (a passthrough number): ``{value:,.6g}``
 
-``render_sentence`` fills a template; a missing value (None, NaN) reads as
-the feature's entry in ``WHEN_UNKNOWN`` (what an empty value means for it:
-"No late repayment on record"), or "<feature>: no data" when it has none.
+``render_sentence`` fills a template so that it reads true and right for 0,
+1 and many (the rules live here, once, for every template):
+
+- a percentage shows whole from 10% up, with one decimal below (0.4%, not
+  0%), "<0.1%" for a share that is not zero but rounds to it, and one
+  decimal near the top, ">99.9%" for a share just short of 1 (never 100%);
+- any other number that is not zero but rounds to it shows as "<" the
+  smallest step of its format ("<0.01", "<0.1"), never as zero;
+- when the number reads exactly "1", the first plural noun of ``SINGULAR``
+  within the three words after it becomes singular ("1 credit bill fell
+  due", "Bought from 1 category"); a number followed by "of" is a part of
+  something ("1 of the last 12 months") and left as it is;
+- a value of 0 with an entry in ``WHEN_ZERO`` reads as that entry.
+
+A missing value (None, NaN) reads as the feature's entry in ``WHEN_UNKNOWN``
+(what an empty value means for it: "No late repayment on record"), or
+"<feature>: no data" when it has none.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import re
+import string
 
 from trustscore.features import behaviour, capacity, connections, credit, events, identity
 from trustscore.features.block import Block
@@ -102,8 +120,77 @@ def describe(spec: FeatureSpec) -> str:
     return name.replace("_", " ")
 
 
+WHEN_ZERO: dict[str, str] = {
+    # 0 days since last behind: the person is behind on the as-of date itself
+    "days_since_late": "Behind on a credit bill on the as-of date",
+}
+"""What a value of exactly 0 means, per feature, where the template would mislead."""
+
+SINGULAR: dict[str, str] = {
+    "addresses": "address",
+    "bills": "bill",
+    "categories": "category",
+    "chargebacks": "chargeback",
+    "claims": "claim",
+    "days": "day",
+    "items": "item",
+    "months": "month",
+    "orders": "order",
+    "parcels": "parcel",
+    "shipments": "shipment",
+    "shops": "shop",
+}
+"""The plural nouns that follow a count in the templates, and their singulars."""
+
+_WORD = re.compile(r"[A-Za-z]+")
+
+
 def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _percent(value: float) -> str:
+    whole = f"{value:.0%}"
+    if value <= 0 or value >= 1:
+        return whole
+    tenth = f"{value:.1%}"
+    if tenth == "0.0%":
+        return "<0.1%"
+    if tenth == "100.0%":
+        return ">99.9%"
+    if whole == "100%" or (value < 0.1 and tenth != "10.0%"):
+        return tenth
+    return whole
+
+
+def _number(value: float, spec: str) -> str:
+    """``value`` formatted by ``spec``; a value that is not zero never reads as zero."""
+    if spec.endswith("%"):
+        return _percent(value)
+    text = format(value, spec)
+    if value == 0 or any(ch in "123456789" for ch in text) or not spec.endswith("f"):
+        return text
+    step = format(10.0 ** -int(spec.rsplit(".", 1)[-1][:-1] or 0), spec)  # "0.01"
+    return f"<{step}" if value > 0 else f">-{step}"
+
+
+def _singular(rest: str) -> str:
+    """``rest`` (the text after a number that reads "1") with its noun made singular."""
+    for i, match in enumerate(_WORD.finditer(rest)):
+        word = match.group()
+        if i >= 3 or word == "of":
+            break
+        if word in SINGULAR:
+            return rest[: match.start()] + SINGULAR[word] + rest[match.end() :]
+    return rest
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(template: str) -> tuple[tuple[str, str | None, str], ...]:
+    """The template as (literal text, field name or None, format spec) pieces."""
+    return tuple(
+        (literal, name, spec or "") for literal, name, spec, _ in string.Formatter().parse(template)
+    )
 
 
 def render_sentence(spec: FeatureSpec, value: object) -> str:
@@ -120,7 +207,25 @@ def render_sentence(spec: FeatureSpec, value: object) -> str:
         shown = "yes" if value else "no"
     elif isinstance(value, int | float):
         shown = float(value)
+        if shown == 0 and spec.name in WHEN_ZERO:
+            return WHEN_ZERO[spec.name]
     try:
-        return spec.sentence.format(value=shown)
-    except (ValueError, TypeError):  # a value of an unexpected type: still say it
+        pieces = _parsed(spec.sentence)
+        out: list[str] = []
+        one = False
+        for literal, name, fmt in pieces:
+            out.append(_singular(literal) if one else literal)
+            one = False
+            if name is None:
+                continue
+            if name != "value":
+                raise KeyError(name)
+            if isinstance(shown, float):
+                text = _number(shown, fmt)
+                one = text == "1"
+            else:
+                text = format(shown, fmt)
+            out.append(text)
+        return "".join(out)
+    except (ValueError, TypeError, KeyError):  # a value of an unexpected type: still say it
         return f"{describe(spec)}: {value}"
