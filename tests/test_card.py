@@ -1,9 +1,14 @@
 """The card: what it shows agrees with score, its JSON follows the schema, it
-never loads XGBoost for a stored person, unknown persons exit 4."""
+never loads XGBoost for a stored person, unknown persons exit 4; its wording
+reads true (no -0.0, no 0% for 0.4%, "1 order", the cap and the scale's ends
+said in words)."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +16,15 @@ from pathlib import Path
 import jsonschema
 import polars as pl
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
-from trustscore.card import CARD_JSON_SCHEMA, MAX_LOWERING, MAX_RAISING, load_card
+from trustscore.card import CARD_JSON_SCHEMA, MAX_LOWERING, MAX_RAISING, Card, load_card
 from trustscore.cli import app
+from trustscore.features import FeatureSpec, registry, render_sentence
+from trustscore.features.registry import SINGULAR, WHEN_ZERO
 from trustscore.pipeline import DIMENSION_COLUMNS
+from trustscore.render import CardView
 
 runner = CliRunner()
 
@@ -124,3 +133,113 @@ def test_card_does_not_import_xgboost(model_dir: Path, scores: pl.DataFrame) -> 
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+# ------------------------------------------------------------------ the card's wording
+
+
+def _draw(card: Card, width: int = 100) -> str:
+    buf = io.StringIO()
+    Console(file=buf, width=width, color_system=None).print(CardView(card))
+    return buf.getvalue()
+
+
+def _rows(text: str) -> list[str]:
+    return [" ".join(line.strip("│ ").split()) for line in text.splitlines()]
+
+
+def test_points_that_round_to_zero_never_read_minus_zero(
+    model_dir: Path, scores: pl.DataFrame
+) -> None:
+    card = load_card(model_dir, str(scores["person_id"][0]))
+    values = [-0.03, 0.0, -0.0, 0.04, -0.05]
+    dims = [dataclasses.replace(d, points=v) for d, v in zip(card.dimensions, values, strict=True)]
+    lowering = [dataclasses.replace(r, points=-0.04) for r in card.lowering[:1]]
+    text = _draw(dataclasses.replace(card, dimensions=dims, lowering=lowering))
+    rows = _rows(text)
+    assert "-0.0" not in text.replace("-0.04", "").replace("-0.05", "")
+    for d, v in zip(card.dimensions, values, strict=True):
+        row = next(r for r in rows if r.startswith(d.title))
+        if round(v, 1) == 0:
+            assert row.endswith(" 0.0") and "█" not in row, row  # no bar for what shows as 0
+        else:
+            assert row.endswith(f"{v:+.1f}"), row
+    # a reason moved the score: its points never read as zero
+    assert any(r.endswith("-0.04") for r in rows if lowering and lowering[0].code in r)
+
+
+def test_the_sum_line_says_where_the_scale_moved_the_score(
+    model_dir: Path, scores: pl.DataFrame
+) -> None:
+    card = load_card(model_dir, str(scores["person_id"][0]))
+    floor = dataclasses.replace(
+        card, model_score=263.1, penalty=249.9, clipping=336.8, score=350, band="poor"
+    )
+    assert "model score 263.1 − penalty 249.9 = 13.2, raised to the scale's floor 350" in _draw(
+        floor
+    )
+    ceiling = dataclasses.replace(
+        card, model_score=1010.54, penalty=0.0, clipping=-60.54, score=950, band="excellent"
+    )
+    text = _draw(ceiling)
+    assert "model score 1010.5 − penalty 0.0 = 1010.5, lowered to the scale's ceiling 950" in text
+    plain = dataclasses.replace(card, model_score=594.04, penalty=149.53, clipping=0.0, score=445)
+    assert "model score 594.0 − penalty 149.5 = 445" in _rows(_draw(plain))
+
+
+def test_penalties_past_the_cap_say_so(model_dir: Path, scores: pl.DataFrame) -> None:
+    pid = _person(scores, pl.col("penalty") > 0)
+    card = load_card(model_dir, pid)
+    line = dataclasses.replace(card.penalties[0], points=1590.0, count=40)
+    capped = dataclasses.replace(card, penalties=[line], penalty=300.0, penalty_points=1590.0)
+    rows = _rows(_draw(capped))
+    assert "capped at 300: total of the events 1,590 -300.0" in rows
+    assert any(r.endswith("40x -1,590.0") for r in rows)
+    # under the cap: no such line
+    assert not any(r.startswith("capped at") for r in _rows(_draw(card)))
+
+
+COUNTS = [s for s in registry() if "{value:,.0f}" in s.sentence and s.unit != "money"]
+
+
+@pytest.mark.parametrize("spec", COUNTS, ids=lambda s: s.name)
+def test_counts_agree_with_their_noun(spec: FeatureSpec) -> None:
+    one, many = render_sentence(spec, 1.0), render_sentence(spec, 7.0)
+    plural = "|".join(SINGULAR)
+    assert not re.search(rf"\b1 ((?!of\b)\w+ ){{0,2}}({plural})\b", one), one
+    # "1 order", "7 orders"; but "1 of the last 12 months", "7 of the last 12 months"
+    a_part = many.split("7", 1)[1].split()[:1] == ["of"]
+    assert (many.replace("7", "1", 1) == one) == a_part, (one, many)
+    zero = render_sentence(spec, 0.0)
+    assert zero == WHEN_ZERO.get(spec.name, many.replace("7", "0", 1)), zero
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (0.0, "0%"),
+        (0.0004, "<0.1%"),
+        (0.004, "0.4%"),
+        (0.054, "5.4%"),
+        (0.0996, "10%"),
+        (0.5, "50%"),
+        (0.996, "99.6%"),
+        (0.99999, ">99.9%"),
+        (1.0, "100%"),
+        (2.5, "250%"),
+    ],
+)
+def test_percentages_never_round_to_a_lie(value: float, shown: str) -> None:
+    spec = next(s for s in registry() if s.name == "shop_chargeback_rate_365d")
+    assert render_sentence(spec, value).startswith(shown + " of other buyers' orders")
+
+
+def test_small_amounts_never_read_zero() -> None:
+    by_name = {s.name: s for s in registry()}
+    assert (
+        render_sentence(by_name["overdue_amount"], 0.004) == "<0.01 past due and unpaid on credit"
+    )
+    assert render_sentence(by_name["overdue_amount"], 0.0) == "0.00 past due and unpaid on credit"
+    mean = by_name["days_late_mean_365d"]
+    assert render_sentence(mean, 0.03).endswith(": <0.1 days")
+    assert render_sentence(by_name["days_since_late"], 0.0) == WHEN_ZERO["days_since_late"]

@@ -1,4 +1,4 @@
-"""Golden cards: three persons of sample_data drawn at width 100 and 60 without
+"""Golden cards: four persons of sample_data drawn at width 100 and 60 without
 colour, compared with stored texts. Regenerate on purpose only:
 
     TRUSTSCORE_REGEN_GOLDEN=1 uv run pytest tests/test_golden.py
@@ -25,6 +25,7 @@ PERSONS = {
     "clean": "P0000144",  # excellent band, nothing late, no counterfeit trade
     "late_payer": "P0000596",  # credit bills repaid 30+ days late
     "counterfeit_seller": "P0000408",  # runs a shop that sold confirmed counterfeits
+    "capped": "P0000613",  # penalties past the cap of 300, final score raised to the floor
 }
 
 
@@ -62,3 +63,6 @@ def test_golden_persons_are_what_they_stand_for(sample_model: Path) -> None:
     seller = load_card(sample_model, PERSONS["counterfeit_seller"])
     assert any(p.event == "sold_counterfeit" for p in seller.penalties)
     assert seller.score < seller.model_score
+    capped = load_card(sample_model, PERSONS["capped"])
+    assert capped.penalty == 300 and capped.penalty_points > 300
+    assert capped.clipping > 0 and capped.score == 350
