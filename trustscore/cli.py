@@ -19,11 +19,12 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import polars as pl
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from trustscore import __version__
 from trustscore.errors import DataError, TrustscoreError, UsageError
-from trustscore.formats import Format, atomic_output, resolve, write_frame
+from trustscore.formats import Format, atomic_output, resolve, select_columns, write_frame
+from trustscore.notes import Note
 
 
 class _Group(TyperGroup):
@@ -42,6 +43,7 @@ class _Group(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        _plain_arguments(self)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as exc:
@@ -63,6 +65,25 @@ class _Group(TyperGroup):
         if standalone_mode:
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv
+
+
+class _PlainArgument(TyperArgument):
+    """An argument shown as its name alone, as Unix usage lines do: ``DATA_DIR``,
+    ``[ID]...``, not typer's ``{DATA_DIR}`` and ``DATA_DIR <str>``."""
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+def _plain_arguments(group: TyperGroup) -> None:
+    for command in group.commands.values():
+        for param in command.params:
+            if type(param) is TyperArgument:
+                param.__class__ = _PlainArgument
 
 
 app = typer.Typer(
@@ -240,7 +261,7 @@ class Output:
 
     def emit(self, frame: pl.DataFrame, title: str | None = None) -> None:
         """Send a data frame to stdout or the output file in the chosen format."""
-        if self.columns:
+        if self.columns is not None:
             frame = select_columns(frame, self.columns)
         if self.output is not None:
             with atomic_output(self.output) as fh:
@@ -255,29 +276,8 @@ class Output:
         sys.stdout.buffer.flush()
 
 
-def _column_list(columns: str | None) -> list[str]:
-    if columns is None:
-        return []
-    names = [c.strip() for c in columns.split(",") if c.strip()]
-    if not names:
-        raise UsageError("--columns names no column", hint="e.g. --columns person_id,score")
-    return names
-
-
-def select_columns(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """The named columns in the given order; an unknown name is a usage error."""
-    import difflib
-
-    for name in names:
-        if name not in frame.columns:
-            close = difflib.get_close_matches(name, frame.columns, n=3)
-            raise UsageError(
-                f"--columns: no column {name!r}",
-                hint=("did you mean " + ", ".join(close) + "?")
-                if close
-                else "the columns are: " + ", ".join(frame.columns[:12]),
-            )
-    return frame.select(names)
+def _column_list(columns: str | None) -> list[str] | None:
+    return None if columns is None else columns.split(",")
 
 
 def emit(
@@ -324,9 +324,15 @@ def sample(
         Path, typer.Argument(help="Folder to write the four CSVs into.", metavar="OUT_DIR")
     ],
     persons: Annotated[
-        int, typer.Option("--persons", "-n", min=1, max=100_000_000, help="Persons.")
+        int,
+        typer.Option(
+            "--persons", "-n", min=1, max=100_000_000, metavar="N", help="Persons (1 or more)."
+        ),
     ] = 5000,
-    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed.")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", min=0, max=2**32 - 1, metavar="N", help="Random seed (0 or more)."),
+    ] = 0,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite the four CSVs if OUT_DIR holds them.")
     ] = False,
@@ -401,13 +407,14 @@ def validate(
         if not isinstance(exc.report, Report):
             raise
         failure, report = exc, exc.report
-        # validate itself drops nothing: the commands that read data do, when asked
-        failure.hint = (
-            "fix the rows named above, or pass --lenient to features, build or score "
-            "to drop them and go on"
-        )
+        if not report.fatal:
+            # validate itself drops nothing: the commands that read data do, when asked
+            failure.hint = (
+                "fix the rows named above, or pass --lenient to features, build or score "
+                "to drop them and go on"
+            )
     for note in report.notes:
-        render.print_note(note)
+        render.print_note(note.text)
     frame = pl.DataFrame(
         {
             "table": [t.name for t in report.tables],
@@ -516,16 +523,16 @@ def features(
     out.emit(prepared.features.frame, title="features")
 
 
-def _notes(report: Any, features: list[str]) -> None:
-    """Rows dropped under --lenient, then notes: the features' own notes, and
-    ingest's except where the features say the same of a table in more detail."""
+def _notes(report: Any, notes: list[Note]) -> None:
+    """Rows dropped under --lenient, then the notes: ingest's, less those that the
+    features say in more detail (see trustscore.notes)."""
     from trustscore import render
+    from trustscore.notes import merge
 
     for (file, rule), n in sorted(report.drops.dropped.items()):
         render.print_warning(f"dropped {n:,} row(s) of {file}: {rule.replace('_', ' ')}")
-    said = {note.split(":")[0] for note in features}
-    for note in [*(n for n in report.notes if n.split(":")[0] not in said), *features]:
-        render.print_note(note)
+    for note in merge(report.notes, notes):
+        render.print_note(note.text)
 
 
 # ------------------------------------------------------------------ build
@@ -552,7 +559,9 @@ def build(
     config: ConfigOpt = None,
     seed: Annotated[
         int | None,
-        typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed (default: the config's)."),
+        typer.Option(
+            "--seed", min=0, max=2**32 - 1, metavar="N", help="Random seed (default: the config's)."
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace the model folder there (only a model).")
@@ -590,7 +599,7 @@ def build(
             phase=phase,
             rounds=rounds,
         )
-    _notes(result.report, [n for n in result.notes if n not in result.report.notes])
+    _notes(result.report, result.notes)
     _warn_protected(result.protected)
     if out.format is Format.TABLE:
         render.build_summary(result.metrics, str(result.out))
@@ -671,42 +680,144 @@ def score(
 class CardFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
+    NDJSON = "ndjson"
+    CSV = "csv"
+    PARQUET = "parquet"
 
 
 @app.command()
 @handle_errors
 def card(
-    person_id: Annotated[
-        str, typer.Argument(help="The person whose card to show.", metavar="PERSON_ID")
+    person_ids: Annotated[
+        list[str],
+        typer.Argument(
+            help="The persons whose cards to show; - reads ids from stdin, one a line "
+            "(blank lines skipped).",
+            metavar="PERSON_ID",
+            show_default=False,
+        ),
     ],
     model: ModelOpt = DEFAULT_MODEL,
     data: Annotated[
         str | None,
-        typer.Option("--data", "-d", help="A data folder holding a person not in the model."),
+        typer.Option(
+            "--data", "-d", metavar="DIR", help="A data folder holding persons not in the model."
+        ),
     ] = None,
     fmt: Annotated[
-        CardFormat, typer.Option("--format", "-f", help="table or json.", case_sensitive=False)
-    ] = CardFormat.TABLE,
+        CardFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="table (the drawn cards), json, ndjson, csv (one flat row a card), or "
+            "parquet (with --output). Default: from the --output suffix, else table.",
+            case_sensitive=False,
+            show_default=False,
+        ),
+    ] = None,
+    output: OutputOpt = None,
+    safe_csv: SafeCsvOpt = False,
     width: Annotated[
-        int | None, typer.Option("--width", min=40, help="Draw the card this wide.")
+        int | None,
+        typer.Option(
+            "--width", min=40, metavar="COLUMNS", help="Draw the card this wide (40 or more)."
+        ),
     ] = None,
 ) -> None:
-    """Show a person's score card: score, band, five dimensions, reasons, penalties.
+    """Show score cards: one id, several, or - for ids on stdin.
 
-    The dimensions add up to the model score; counterfeit-trade penalties are
-    their own lines. Exit 4 if the person is in neither the model folder nor --data.
+    A card: score, band, five dimensions that add up to the model score,
+    reasons, and counterfeit-trade penalties as lines of their own. One id:
+    its card (json: one object); exit 4 if it is in neither the model folder
+    nor --data. Several ids or -: a card for every id found, in order (json:
+    an array); each id not found is one error line on stderr, and the exit
+    code is 4 once every card found is written.
+
+    \b
+    Example:
+      trustscore card P0000408
+      trustscore card P0000408 P0000613 -f ndjson
+      cut -d, -f1 ids.csv | trustscore card - -o cards.csv
     """
-    from trustscore.card import load_card
+    from collections.abc import Iterator
 
-    result = load_card(model, person_id, data)
-    if fmt is CardFormat.JSON:
-        from trustscore.formats import write_json
-
-        write_json(result.as_dict(), sys.stdout.buffer)
-        return
     from trustscore import render
+    from trustscore.card import Card, flat_frame, load_card, load_cards
+    from trustscore.errors import EXIT_UNKNOWN_PERSON
+    from trustscore.formats import write_frames, write_json, write_json_records
 
-    render.print_card(result, render.stdout_console(width))
+    check_output(output)
+    chosen = (
+        Format.TABLE
+        if fmt is None and output is None
+        else resolve(None if fmt is None else Format(fmt.value), output, False)
+    )
+    if output is not None and chosen is Format.TABLE:
+        raise UsageError("--format table is for the terminal", hint="pick csv, json or ndjson")
+    if data == "-" and "-" in person_ids:
+        raise UsageError("stdin can hold the ids or the data, not both", hint="pass --data DIR")
+    single = len(person_ids) == 1 and person_ids[0] != "-"
+    unknown = 0
+
+    def ids() -> Iterator[str]:
+        # each argument, and for - the lines of stdin as they come: line ends
+        # dropped, blank lines skipped, any other text an id kept as it is
+        for arg in person_ids:
+            if arg != "-":
+                yield arg
+                continue
+            raw = getattr(sys.stdin, "buffer", None)
+            lines = (
+                (b.decode("utf-8", errors="replace") for b in raw) if raw is not None else sys.stdin
+            )
+            for line in lines:
+                pid = line.removesuffix("\n").removesuffix("\r")
+                if pid.strip():
+                    yield pid
+
+    def cards() -> Iterator[Card]:
+        nonlocal unknown
+        if single:
+            yield load_card(model, person_ids[0], data)  # exit 4 with the closest ids
+            return
+        where = f"{model} or {data}" if data is not None else str(model)
+        err = render.stderr_console()
+        for pid, found in load_cards(model, ids(), data):
+            if found is None:
+                unknown += 1
+                render.print_error(f"no person {pid} in {where}", console=err)
+            else:
+                yield found
+
+    def batches() -> Iterator[Any]:
+        chunk: list[Card] = []
+        for c in cards():
+            chunk.append(c)
+            if len(chunk) == 5000:
+                yield flat_frame(chunk)
+                chunk = []
+        yield flat_frame(chunk)  # at least one frame: the columns of an empty file
+
+    def write(stream: Any) -> None:
+        if chosen is Format.JSON and single:
+            write_json(next(cards()).as_dict(), stream)
+        elif chosen in (Format.JSON, Format.NDJSON):
+            lines = chosen is Format.NDJSON
+            write_json_records((c.as_dict() for c in cards()), stream, lines=lines)
+        else:
+            write_frames(batches(), chosen, stream, safe_csv=safe_csv)
+
+    if output is not None:
+        with atomic_output(output) as fh:
+            write(fh)
+    elif chosen is Format.TABLE:
+        render.print_cards(cards(), render.stdout_console(width))
+    else:
+        write(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    if unknown:
+        raise typer.Exit(EXIT_UNKNOWN_PERSON)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ place, so a failure never leaves half a file.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tempfile
@@ -211,3 +212,32 @@ def atomic_output(path: Path) -> Iterator[IO[bytes]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def select_columns(frame: pl.DataFrame, columns: list[str] | None) -> pl.DataFrame:
+    """The columns asked for (``--columns``), in the order given; all when None.
+
+    A name the frame does not have is a usage error that names it and the
+    closest names it does have.
+    """
+    if columns is None:
+        return frame
+    have = set(frame.columns)
+    chosen: list[str] = []
+    for name in columns:
+        if name not in have and name.strip() in have:
+            name = name.strip()  # "a, b" on the command line
+        if name not in have:
+            close = difflib.get_close_matches(name, frame.columns, n=3)
+            listing = ", ".join(frame.columns[:8]) + (", ..." if frame.width > 8 else "")
+            raise UsageError(
+                f"no column {name!r} to show (--columns)",
+                hint=f"did you mean {', '.join(close)}?"
+                if close
+                else f"the {frame.width} columns are {listing}",
+            )
+        if name not in chosen:
+            chosen.append(name)
+    if not chosen:
+        raise UsageError("--columns names no column", hint="give names separated by commas")
+    return frame.select(chosen)

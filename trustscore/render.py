@@ -15,15 +15,18 @@ for any string that slips through.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 from rich import box
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -71,39 +74,206 @@ def _add_row(table: Table, *cells: Text | str) -> None:
     table.add_row(*(c if isinstance(c, Text) else as_text(c) for c in cells))
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    return str(value)
+# ------------------------------------------------------------------ tables
+
+# The table format draws a frame at the width of the terminal (DESIGN 5): the
+# columns that fit, kept from the left, each value whole on one line, and a
+# footer that says what was left out and how to see it (as csvlook and
+# sqlite-utils do). Squeezing every column in instead turns 46 features into a
+# column of letters per value.
+
+_GAP = 3  # between two columns of the SIMPLE_HEAD box: padding, divider, padding
+_NULL = "—"  # a missing value, in every column alike
+_ALL_ROWS = "see them all with --format csv or -o FILE"
+_ALL_COLUMNS = "see them all with --format csv, or pick some with --columns a,b"
 
 
-def frame_table(frame: pl.DataFrame, title: str | None = None, max_rows: int = 200) -> Table:
-    """A data frame as a rich table (the ``table`` format), numbers right-aligned.
+def _decimals(values: list[Any]) -> int:
+    """The decimals of a whole float column, so its points line up: none for
+    whole numbers, else about four significant digits of its largest value."""
+    finite = [abs(v) for v in values if v is not None and math.isfinite(v)]
+    if all(v.is_integer() for v in finite):
+        return 0
+    top = max(finite)
+    return 4 if top < 1 else max(0, 4 - len(str(int(top))))
 
-    Headers, cells and the title are text: no markup, unsafe characters escaped.
+
+def _number(value: Any, decimals: int | None) -> str:
+    exact = decimals is None or not math.isfinite(value)  # ints, decimals, nan, inf
+    text = str(value) if exact else f"{value:,.{decimals}f}"
+    # a value that rounds to zero is 0, never -0 (Polars and NumPy make -0.0)
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
+
+
+@dataclass
+class _Column:
+    """One column as it is shown: header and cells as text, and their widths."""
+
+    header: Text
+    cells: list[Text]
+    numeric: bool
+    lengths: list[int]  # of the cells, in terminal cells (CJK and emoji count 2)
+
+    @classmethod
+    def of(cls, name: str, values: pl.Series) -> _Column:
+        numeric = values.dtype.is_numeric()
+        items = values.to_list()
+        decimals = _decimals(items) if values.dtype.is_float() else None
+
+        def cell(value: Any) -> Text:
+            if value is None:
+                return Text(_NULL, style="dim")
+            return Text(_number(value, decimals)) if numeric else as_text(value)
+
+        cells = [cell(v) for v in items]
+        return cls(as_text(name), cells, numeric, [c.cell_len for c in cells])
+
+    @property
+    def full(self) -> int:
+        """The width that shows the header and every cell whole."""
+        return max([self.header.cell_len, 1, *self.lengths])
+
+    def width(self, screen: int) -> int:
+        """The width this column asks for on a terminal ``screen`` cells wide:
+        text values wider than the terminal itself can never be shown whole, so
+        they do not widen the column and are cut with an ellipsis instead.
+        Numbers always count."""
+        shown = self.lengths if self.numeric else [n for n in self.lengths if n <= screen]
+        return max([self.header.cell_len, 1, *shown])
+
+
+class FrameTable:
+    """A data frame as a table that fits the console it is drawn on (the
+    ``table`` format, DESIGN 5).
+
+    Columns are kept from the left while they fit, the first (the id) always;
+    the rest, and the rows past ``max_rows``, are counted in a footer that says
+    how to see them all. No value or header is wrapped or folded over lines:
+    numbers are right-aligned and never cut, each float column with one number
+    of decimals, and only a text value wider than the terminal itself (a very
+    long id or category) is cut, with an ellipsis. A missing value is a dim
+    ``—``. Headers, cells, title and footer are text: no markup, unsafe
+    characters escaped.
     """
-    table = Table(
-        title=None if title is None else as_text(title),
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-    )
-    for name, dtype in frame.schema.items():
-        table.add_column(
-            as_text(name), justify="right" if dtype.is_numeric() else "left", overflow="fold"
+
+    def __init__(self, frame: pl.DataFrame, title: str | None = None, max_rows: int = 200):
+        shown = frame.head(max(0, max_rows))
+        self.title = title
+        self.names = frame.columns
+        self.rows = frame.height
+        self.shown_rows = shown.height
+        self._shown = shown
+        self._columns: dict[int, _Column] = {}  # drawn as needed: most of a wide frame is not
+
+    def _column(self, index: int) -> _Column:
+        if index not in self._columns:
+            name = self.names[index]
+            self._columns[index] = _Column.of(name, self._shown.get_column(name))
+        return self._columns[index]
+
+    def _widths(self, screen: int) -> list[int]:
+        """The widths of the columns shown on ``screen`` cells: a prefix of the
+        columns, never empty when there are columns."""
+        widths: list[int] = []
+        used = -_GAP
+        for index in range(len(self.names)):
+            width = self._column(index).width(screen)
+            if widths and used + _GAP + width > screen:
+                break
+            widths.append(min(width, screen))
+            used += _GAP + widths[-1]
+        # room to spare goes to columns with values cut short, from the left
+        spare = screen - used
+        for i in range(len(widths)):
+            grow = max(0, min(spare, self._column(i).full - widths[i]))
+            widths[i] += grow
+            spare -= grow
+        return widths
+
+    def _footer(self, shown_columns: int, screen: int) -> list[Text]:
+        lines: list[str] = []
+        if self.rows == 0:
+            lines.append("0 rows")
+        elif self.shown_rows < self.rows:
+            left = self.rows - self.shown_rows
+            lines.append(
+                f"{self.shown_rows:,} of {self.rows:,} rows shown; {left:,} left out — {_ALL_ROWS}"
+            )
+        total = len(self.names)
+        if shown_columns < total:
+            out = [safe_text(n) for n in self.names[shown_columns:]]
+
+            def line(named: int) -> str:
+                rest = len(out) - named
+                listing = ", ".join(out[:named]) + (f" and {rest:,} more" if rest else "")
+                return (
+                    f"{shown_columns:,} of {total:,} columns shown; "
+                    f"{len(out):,} left out: {listing} — {_ALL_COLUMNS}"
+                )
+
+            # name the first ones left out, as many as keep the line on one line
+            named = 1
+            while named < len(out) and cell_len(line(named + 1)) <= screen:
+                named += 1
+            lines.append(line(named))
+        return [Text(line, style="dim") for line in lines]
+
+    def fit(self, screen: int) -> tuple[Table, list[Text]]:
+        """The table for a terminal ``screen`` cells wide, and its footer lines."""
+        screen = max(1, screen)
+        widths = self._widths(screen)
+        table = Table(
+            title=None if self.title is None else as_text(self.title),
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
         )
-    for row in frame.head(max_rows).iter_rows():
-        _add_row(table, *(_cell(v) for v in row))
-    if frame.height > max_rows:
-        more = frame.height - max_rows
-        table.caption = as_text(f"{more:,} more rows; use --format csv or --output FILE for all")
-    return table
+        kept = [self._column(i) for i in range(len(widths))]
+        for column, width in zip(kept, widths, strict=True):
+            table.add_column(
+                column.header,
+                justify="right" if column.numeric else "left",
+                width=width,
+                no_wrap=True,
+                overflow="ellipsis",  # reached only by text wider than the terminal
+            )
+        for row in zip(*(column.cells for column in kept), strict=True):
+            table.add_row(*row)
+        return table, self._footer(len(kept), screen)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table, footer = self.fit(options.max_width)
+        if table.columns:
+            yield table
+        elif self.title is not None:
+            yield as_text(self.title)
+        yield from footer
 
 
-def print_frame(frame: pl.DataFrame, title: str | None = None) -> None:
-    stdout_console().print(frame_table(frame, title))
+def frame_table(
+    frame: pl.DataFrame,
+    title: str | None = None,
+    max_rows: int = 200,
+    *,
+    columns: list[str] | None = None,
+) -> FrameTable:
+    """A data frame as a table that fits any console it is printed on (see
+    ``FrameTable``); ``columns`` picks and orders the columns first."""
+    from trustscore.formats import select_columns
+
+    return FrameTable(select_columns(frame, columns), title, max_rows)
+
+
+def print_frame(
+    frame: pl.DataFrame,
+    title: str | None = None,
+    *,
+    columns: list[str] | None = None,
+    max_rows: int = 200,
+    console: Console | None = None,
+) -> None:
+    """The ``table`` format: ``frame`` on stdout (or ``console``) at its width."""
+    (console or stdout_console()).print(frame_table(frame, title, max_rows, columns=columns))
 
 
 def print_error(message: str, hint: str | None = None, console: Console | None = None) -> None:
@@ -234,19 +404,21 @@ def build_summary(metrics: dict[str, Any], out: str, console: Console | None = N
         ("range", "left"),
         ("persons", "right"),
         ("share", "right"),
-        ("bad rate", "right"),
+        ("in holdout", "right"),
+        ("holdout bad rate", "right"),
     ):
         bands.add_column(Text(name), justify=justify)  # type: ignore[arg-type]
     total = max(1, sum(b["persons"] for b in metrics["score_bands"]))
     ranges = {b.name: f"{b.low}-{b.high}" for b in BANDS}
     for b in metrics["score_bands"]:
-        rate = b["bad_rate"]
+        rate = b["holdout_bad_rate"]
         _add_row(
             bands,
             b["band"],
             ranges.get(b["band"], ""),
             f"{b['persons']:,}",
             f"{b['persons'] / total:.1%}",
+            f"{b['holdout']:,}",
             "-" if rate is None else f"{rate:.1%}",
         )
     console.print(
@@ -282,6 +454,8 @@ _BAND_STYLE = {
     "excellent": "bold green",
 }
 
+_MINUS = "\u2212"  # the operator in "model score - penalty", apart from a negative sign
+
 
 def big_number(n: int) -> list[str]:
     """A number three lines tall, in the seven-segment style: the score, large."""
@@ -305,7 +479,35 @@ def _scale_bar(score: int, low: int, high: int, width: int) -> Text:
 
 
 def _signed(points: float) -> str:
-    return f"{points:+.1f}"
+    """A dimension's points, signed, one decimal; what rounds to zero is "0.0",
+    whichever side of zero it lies (never "-0.0")."""
+    text = f"{points:+,.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text
+
+
+def _moved(points: float) -> str:
+    """A reason's or a penalty's points, signed: one decimal, or two where one
+    would read zero, so what moved the score never reads as nothing."""
+    text = _signed(points)
+    if text != "0.0" or points == 0:
+        return text
+    text = f"{points:+.2f}"
+    return text if text not in ("+0.00", "-0.00") else f"{text[0]}<0.01"
+
+
+def _amount(value: float) -> str:
+    """Points without sign, whole where they are whole: 300, 1,590, 149.5."""
+    return f"{value:,.1f}".removesuffix(".0")
+
+
+def _sums(c: Any) -> Text:
+    """model score - penalty = score, saying so when the scale's ends moved it."""
+    line = Text(f"model score {c.model_score:.1f} {_MINUS} penalty {c.penalty:.1f} = ")
+    if c.clipping:
+        end = "raised to the scale's floor" if c.clipping > 0 else "lowered to the scale's ceiling"
+        line.append(f"{c.model_score - c.penalty:.1f}, {end} ")
+    line.append(str(c.score), style="bold")
+    return line
 
 
 class CardView:
@@ -337,14 +539,7 @@ class CardView:
                 t.append(f" ({c.band_range[0]}-{c.band_range[1]})", style="dim")
             parts.append(t)
         parts.append(_scale_bar(c.score, c.scale_range[0], c.scale_range[1], inner - 10))
-        sums = Text("model score ")
-        sums.append(f"{c.model_score:.1f}")
-        sums.append(f" - penalty {c.penalty:.1f}")
-        if c.clipping:
-            sums.append(f" {_signed(c.clipping)} clipped to the scale")
-        sums.append(" = ")
-        sums.append(str(c.score), style="bold")
-        parts.append(sums)
+        parts.append(_sums(c))
         parts.append(Text(""))
 
         # dimensions: base + five signed bars = model score
@@ -359,10 +554,11 @@ class CardView:
         _add_row(dims, Text("Dimensions", style="bold"), "", "", "", Text("points", style="dim"))
         _add_row(dims, "average person (base)", "", "", "", f"{c.base_points:.1f}")
         for d in c.dimensions:
-            n = round(abs(d.points) / top * bar_w)
+            shown = _signed(d.points)
+            n = 0 if shown == "0.0" else round(abs(d.points) / top * bar_w)
             neg = Text("█" * n, style="red") if d.points < 0 else Text("")
             pos = Text("█" * n, style="green") if d.points > 0 else Text("")
-            _add_row(dims, d.title, neg, "│", pos, _signed(d.points))
+            _add_row(dims, d.title, neg, "│", pos, shown)
         _add_row(dims, Text("model score", style="bold"), "", "", "", f"{c.model_score:.1f}")
         parts.append(dims)
 
@@ -376,9 +572,9 @@ class CardView:
             if not narrow:
                 grid.add_column(no_wrap=True, style="dim")
             grid.add_column(ratio=1)
-            grid.add_column(justify="right", width=7, no_wrap=True)
+            grid.add_column(justify="right", min_width=7, no_wrap=True)
             for r in items:
-                cells = [r.sentence, _signed(r.points)]
+                cells = [r.sentence, _moved(r.points)]
                 _add_row(grid, *([r.code, *cells] if not narrow else cells))
             parts.append(grid)
 
@@ -393,12 +589,16 @@ class CardView:
             grid = Table.grid(padding=(0, 1), expand=True)
             grid.add_column(ratio=1)
             grid.add_column(justify="right", no_wrap=True)
-            grid.add_column(justify="right", width=7, no_wrap=True)
+            grid.add_column(justify="right", min_width=7, no_wrap=True)
             for p in c.penalties:
                 what = as_text(p.text)
                 shop = f", shop {p.merchant_id})" if p.merchant_id else ")"
                 what.append_text(as_text(f" (latest {p.latest}{shop}", style="dim"))
-                _add_row(grid, what, f"{p.count}x", f"{-p.points:+.1f}")
+                _add_row(grid, what, f"{p.count:,}x", _moved(-p.points))
+            total = getattr(c, "penalty_points", 0.0) or sum(p.points for p in c.penalties)
+            if round(total, 2) > c.penalty:  # the lines add up to more than was taken off
+                capped = f"capped at {_amount(c.penalty)}: total of the events {_amount(total)}"
+                _add_row(grid, Text(capped, style="bold"), "", _moved(-c.penalty))
             parts.append(grid)
 
         parts.append(Text(""))
@@ -422,3 +622,10 @@ class CardView:
 
 def print_card(card: Any, console: Console | None = None) -> None:
     (console or stdout_console()).print(CardView(card))
+
+
+def print_cards(cards: Iterable[Any], console: Console | None = None) -> None:
+    """Cards one after another (``card`` with several ids), each drawn as it comes."""
+    console = console or stdout_console()
+    for card in cards:
+        console.print(CardView(card))
