@@ -68,3 +68,25 @@ def test_a_tiny_income_is_no_income_to_divide_by(tmp_path: Path) -> None:
         app, ["build", str(folder), "--model", str(tmp_path / "m"), "-f", "json"]
     )
     assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("table", ["consumers.csv", "transactions.csv", "logistics.csv"])
+@pytest.mark.parametrize("kind", ["folder", "device", "dangling link"])
+def test_a_table_that_is_not_a_file(
+    table: str, kind: str, make_folder: object, tmp_path: Path
+) -> None:
+    # never mistaken for an absent table, never read forever, never a crash
+    folder = make_folder()  # type: ignore[operator]
+    path = folder / table
+    path.unlink()
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        path.symlink_to(tmp_path / "nowhere.csv")
+    for command in (["validate", str(folder)], ["features", str(folder), "-f", "csv"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 3, result.stderr
+        assert table in result.stderr.splitlines()[-2]
+        assert "Traceback" not in result.stderr

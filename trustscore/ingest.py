@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -954,7 +955,24 @@ def _source(folder: Path | str, table: Table, stdin: BinaryIO | None) -> Path | 
         data = (stdin or sys.stdin.buffer).read()
         return data
     path = Path(folder) / table.filename
-    return path if path.is_file() else None
+    if not os.path.lexists(path):
+        return None
+    if path.is_file():
+        return path
+    # there is something by that name, and it is not a file to read: never take it
+    # for a table that is absent, and never block on a pipe or read a device forever
+    what = (
+        "a folder"
+        if path.is_dir()
+        else "a link to nothing"
+        if not path.exists()
+        else "not a regular file (a device, a pipe or a socket)"
+    )
+    raise DataError(
+        f"{table.filename} is {what}",
+        where=str(folder),
+        hint=f"put the table's CSV file there, or remove {table.filename} to leave it out",
+    )
 
 
 def read_folder(
