@@ -90,3 +90,22 @@ def test_a_table_that_is_not_a_file(
         assert result.exit_code == 3, result.stderr
         assert table in result.stderr.splitlines()[-2]
         assert "Traceback" not in result.stderr
+
+
+def test_output_never_replaces_an_input_table_or_a_model_file(
+    make_folder: object, tmp_path: Path
+) -> None:
+    folder = make_folder()  # type: ignore[operator]
+    before = (folder / "transactions.csv").read_bytes()
+    result = runner.invoke(app, ["features", str(folder), "-o", str(folder / "transactions.csv")])
+    assert result.exit_code == 2
+    assert "would replace a table" in result.stderr
+    assert (folder / "transactions.csv").read_bytes() == before
+    model = tmp_path / "m"
+    from trustscore.cli import check_output
+    from trustscore.errors import UsageError
+
+    model.mkdir()
+    (model / "manifest.json").write_text('{"format": "trustscore-model-folder"}')
+    with pytest.raises(UsageError, match="inside a model folder"):
+        check_output(model / "scores.parquet")

@@ -303,10 +303,30 @@ def check_output(output: Path | None) -> None:
         raise UsageError(f"--output {output} is a folder", hint="give a file name")
     if not parent.is_dir():
         raise UsageError(f"no folder {str(parent)!r} for the output file", hint="create it first")
+    _refuse_overwriting_ours(output, parent)
     if not os.access(parent, os.W_OK):
         raise ResourceError(
             f"cannot write to {parent}: not writable (read-only or no permission)",
             hint="write the output somewhere else",
+        )
+
+
+def _refuse_overwriting_ours(output: Path, parent: Path) -> None:
+    """--output never replaces a file of a model folder (its seal would break) nor a
+    table of a data folder (the input of this very command, most likely)."""
+    from trustscore.model_folder import is_model_folder
+    from trustscore.schema import TABLES
+
+    if is_model_folder(parent):
+        raise UsageError(
+            f"--output {output} is inside a model folder",
+            hint="write it elsewhere: a model folder holds only what build wrote",
+        )
+    tables = {t.filename for t in TABLES.values()}
+    if output.name in tables and output.exists() and (parent / "consumers.csv").is_file():
+        raise UsageError(
+            f"--output {output} would replace a table of the data folder {parent}",
+            hint="write it elsewhere: trustscore never overwrites its input",
         )
 
 
