@@ -20,6 +20,8 @@ echo "## score (1M persons)"
 uv run python benchmarks/bench_commands.py score --data "$DATA" --model "$BENCH/model-1m" --runs "$RUNS"
 echo "## card (cold start)"
 uv run python benchmarks/bench_commands.py card --model "$BENCH/model-1m" --person P0000408 --runs 11
+echo "## cards in bulk (4,000 ids)"
+uv run python benchmarks/bench_cards.py --model "$BENCH/model-1m" --runs 5
 echo "## points: leaf values vs pred_contribs"
 uv run python benchmarks/bench_points.py
 echo "## quality"
