@@ -19,7 +19,8 @@ from trustscore.config import Config
 from trustscore.errors import DataError, UsageError
 from trustscore.features.spec import DIMENSIONS
 from trustscore.model import TrustModel, to_matrix
-from trustscore.pipeline import DIMENSION_COLUMNS, SCORE_COLUMNS, build, prepare
+from trustscore.model_folder import DIMENSION_COLUMNS, SCORE_COLUMNS
+from trustscore.pipeline import build, prepare
 
 runner = CliRunner()
 

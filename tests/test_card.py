@@ -23,7 +23,7 @@ from trustscore.card import CARD_JSON_SCHEMA, MAX_LOWERING, MAX_RAISING, Card, l
 from trustscore.cli import app
 from trustscore.features import FeatureSpec, registry, render_sentence
 from trustscore.features.registry import SINGULAR, WHEN_ZERO
-from trustscore.pipeline import DIMENSION_COLUMNS
+from trustscore.model_folder import DIMENSION_COLUMNS
 from trustscore.render import CardView
 
 runner = CliRunner()

@@ -28,6 +28,7 @@ from trustscore.model_folder import (
     EVENTS_FILE,
     FEATURES_FILE,
     POINTS_FILE,
+    SCORE_COLUMNS,
     SCORES_FILE,
     ModelFolder,
 )
@@ -219,14 +220,7 @@ CARD_JSON_SCHEMA: dict[str, Any] = {
 # ------------------------------------------------------------------ flat rows (csv, parquet)
 
 CSV_COLUMNS: list[str] = [
-    "person_id",
-    "score",
-    "band",
-    "model_score",
-    "penalty",
-    "p_bad",
-    "base_points",
-    *(d.value for d in DIMENSIONS),
+    *SCORE_COLUMNS,
     *(f"lowering_{i}" for i in range(1, MAX_LOWERING + 1)),
     *(f"raising_{i}" for i in range(1, MAX_RAISING + 1)),
     "penalty_points",
@@ -405,7 +399,6 @@ def assemble(
     lowering, raising = _reasons(ctx.specs, points, values)
     model_score = float(scores["model_score"])
     penalty = float(scores["penalty"])
-    low, high = ctx.scale_range
     lines, total = penalties
     return Card(
         person_id=person_id,
@@ -415,9 +408,7 @@ def assemble(
         scale_range=ctx.scale_range,
         model_score=round(model_score, 2),
         penalty=round(penalty, 2),
-        clipping=round(
-            float(max(low, min(high, model_score - penalty))) - (model_score - penalty), 2
-        ),
+        clipping=round(float(scores["clipping"]), 2),
         p_bad=float(scores["p_bad"]),
         base_points=float(scores["base_points"]),
         dimensions=[DimensionLine(d.value, d.label, float(scores[d.value])) for d in DIMENSIONS],

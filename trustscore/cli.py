@@ -685,7 +685,7 @@ def score(
       trustscore score sample_data -f ndjson | head -3
     """
     from trustscore import render
-    from trustscore.pipeline import SCORE_COLUMNS
+    from trustscore.model_folder import SCORE_COLUMNS
     from trustscore.pipeline import score as run_score
 
     out = Output(fmt, output, safe_csv=safe_csv, columns=columns)

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Final
 import polars as pl
 
 from trustscore.errors import ModelError, ResourceError, UsageError
+from trustscore.features.spec import DIMENSIONS
 
 if TYPE_CHECKING:
     from trustscore.config import Config
@@ -81,6 +82,20 @@ FILES: Final = (
     FEATURES_FILE,
     EVENTS_FILE,
 )
+
+# the columns of scores.parquet that ``score`` prints, in order (DESIGN 5); the
+# folder's copy adds ``clipping``, ``split`` and ``defaulted``
+DIMENSION_COLUMNS: Final = [d.value for d in DIMENSIONS]
+SCORE_COLUMNS: Final = [
+    "person_id",
+    "score",
+    "band",
+    "model_score",
+    "penalty",
+    "p_bad",
+    "base_points",
+    *DIMENSION_COLUMNS,
+]
 
 _SEAL_KEY: Final = "manifest_sha256"
 _SEAL_BLANK: Final = "0" * 64

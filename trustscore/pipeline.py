@@ -30,6 +30,7 @@ from trustscore.features.spec import DIMENSIONS, Dimension, FeatureSpec
 from trustscore.ingest import Report, read_folder
 from trustscore.model_folder import (
     CONFIG_FILE,
+    DIMENSION_COLUMNS,
     EVENTS_FILE,
     FEATURES_FILE,
     META_FILE,
@@ -47,18 +48,6 @@ from trustscore.penalties import PenaltyPolicy, person_penalties
 
 Phase = Callable[[str], None]
 Rounds = Callable[[int, int], None]
-
-DIMENSION_COLUMNS = [d.value for d in DIMENSIONS]
-SCORE_COLUMNS = [
-    "person_id",
-    "score",
-    "band",
-    "model_score",
-    "penalty",
-    "p_bad",
-    "base_points",
-    *DIMENSION_COLUMNS,
-]
 
 
 def _quiet_phase(_: str) -> None:
@@ -183,7 +172,7 @@ def score_frame(
     )
     from trustscore.scale import band_of, final_score
 
-    final_rounded, _ = final_score(model_score, penalty, scale)
+    final_rounded, clipping = final_score(model_score, penalty, scale)
 
     scores = pl.DataFrame(
         {
@@ -195,6 +184,7 @@ def score_frame(
             "p_bad": _round(p_bad, 6),
             "base_points": np.full(X.shape[0], round(base_points, 2)),
             **{name: _round(dim_points[:, i], 2) for i, name in enumerate(DIMENSION_COLUMNS)},
+            "clipping": _round(clipping, 2),
         }
     )
     points = pl.DataFrame({"person_id": person})
