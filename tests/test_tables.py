@@ -22,7 +22,7 @@ from rich.console import Console
 
 from trustscore import render
 from trustscore.errors import UsageError
-from trustscore.pipeline import DIMENSION_COLUMNS, SCORE_COLUMNS
+from trustscore.model_folder import DIMENSION_COLUMNS, SCORE_COLUMNS
 from trustscore.safetext import safe_text
 
 WIDTHS = [40, 80, 120, 200]

@@ -128,7 +128,8 @@ class Scored:
 
 
 def _round(x: np.ndarray[Any, Any], digits: int) -> np.ndarray[Any, Any]:
-    return np.round(np.asarray(x, dtype=np.float64), digits)
+    # + 0.0 turns the -0.0 that rounding leaves into 0.0: data never says "-0.0"
+    return np.round(np.asarray(x, dtype=np.float64), digits) + 0.0
 
 
 def score_frame(

@@ -84,8 +84,8 @@ def _add_row(table: Table, *cells: Text | str) -> None:
 
 _GAP = 3  # between two columns of the SIMPLE_HEAD box: padding, divider, padding
 _NULL = "—"  # a missing value, in every column alike
-_ALL_ROWS = "see them all with --format csv or -o FILE"
-_ALL_COLUMNS = "see them all with --format csv, or pick some with --columns a,b"
+_ALL_ROWS = "all with --format csv or -o FILE"
+_ALL_COLUMNS = "all with --format csv, some with --columns a,b"
 
 
 def _decimals(values: list[Any]) -> int:
