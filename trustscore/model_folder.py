@@ -265,7 +265,7 @@ class ModelFolder:
         except FileNotFoundError:
             raise ModelError(
                 f"no model folder {str(path)!r}",
-                hint=f"build one with: trustscore build DATA_DIR --out {path}",
+                hint=f"build one with: trustscore build DATA_DIR --model {path}",
             ) from None
         except NotADirectoryError:
             raise ModelError(
@@ -295,7 +295,7 @@ class ModelFolder:
                 raise ModelError(
                     "this is not a trustscore model folder: it has no manifest.json",
                     where=where,
-                    hint=f"build one with: trustscore build DATA_DIR --out {path}",
+                    hint="point --model (or $TRUSTSCORE_MODEL) at a folder trustscore build wrote",
                 )
             try:
                 manifest = unseal(data, where)
