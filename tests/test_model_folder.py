@@ -411,3 +411,59 @@ def test_read_only_place_fails_before_the_work(
     assert getattr(info.value, "exit_code", None) == 7
     assert "Read-only file system" in str(info.value)
     assert phases == []  # refused before reading a single row
+
+
+def test_force_never_deletes_files_a_build_did_not_write(
+    small_data: Path, small_model: Path, tmp_path: Path
+) -> None:
+    out = copy(small_model, tmp_path, "m")
+    (out / "NOTES.md").write_text("why we chose this model")
+    (out / ".ssh").mkdir()
+    result = runner.invoke(app, ["build", str(small_data), "--model", str(out), "--force"])
+    assert result.exit_code == 2
+    assert "also holds files no build wrote" in result.stderr
+    assert (out / "NOTES.md").read_text() == "why we chose this model"
+    assert (out / ".ssh").is_dir()
+
+
+def test_the_current_folder_is_never_the_model(
+    small_data: Path, small_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = copy(small_model, tmp_path, "m")
+    monkeypatch.chdir(out)
+    result = runner.invoke(app, ["build", str(small_data), "--model", ".", "--force"])
+    assert result.exit_code == 2
+    assert "current folder" in result.stderr
+    assert ModelFolder.open(out).as_of
+
+
+def test_output_to_devices_links_and_model_links(
+    small_data: Path, small_model: Path, tmp_path: Path
+) -> None:
+    link = tmp_path / "current"
+    link.symlink_to(small_model)
+    result = runner.invoke(
+        app, ["score", str(small_data), "--model", str(link), "-o", str(link / "model.json")]
+    )
+    assert result.exit_code == 2
+    assert "inside a model folder" in result.stderr
+    assert ModelFolder.open(small_model).as_of
+    # a device is written in place, never replaced by a file
+    result = runner.invoke(
+        app, ["score", str(small_data), "--model", str(small_model), "-o", "/dev/null"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert Path("/dev/null").is_char_device()
+    # a link to a file: the target is written, the link stays, the mode is kept
+    target = tmp_path / "scores.csv"
+    target.write_text("old")
+    target.chmod(0o644)
+    (tmp_path / "latest.csv").symlink_to(target)
+    result = runner.invoke(
+        app,
+        ["score", str(small_data), "--model", str(small_model), "-o", str(tmp_path / "latest.csv")],
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "latest.csv").is_symlink()
+    assert target.read_text().startswith("person_id,score")
+    assert target.stat().st_mode & 0o777 == 0o644

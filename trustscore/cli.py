@@ -298,6 +298,9 @@ def check_output(output: Path | None) -> None:
         return
     from trustscore.errors import ResourceError
 
+    output = Path(os.path.realpath(output))  # links followed: what is written is checked
+    if output.exists() and not output.is_file() and not output.is_dir():
+        return  # /dev/null, /dev/full, a pipe: written in place, never replaced
     parent = output.parent if str(output.parent) else Path(".")
     if output.is_dir():
         raise UsageError(f"--output {output} is a folder", hint="give a file name")
@@ -323,7 +326,7 @@ def _refuse_overwriting_ours(output: Path, parent: Path) -> None:
             hint="write it elsewhere: a model folder holds only what build wrote",
         )
     tables = {t.filename for t in TABLES.values()}
-    if output.name in tables and output.exists() and (parent / "consumers.csv").is_file():
+    if output.name in tables and (parent / "consumers.csv").is_file():
         raise UsageError(
             f"--output {output} would replace a table of the data folder {parent}",
             hint="write it elsewhere: trustscore never overwrites its input",

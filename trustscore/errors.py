@@ -139,7 +139,8 @@ class ResourceError(TrustscoreError):
     @classmethod
     def from_os(cls, exc: OSError, path: object = None) -> ResourceError:
         where = exc.filename if exc.filename is not None else path
-        cause = exc.strerror or type(exc).__name__
+        # some writers raise a bare OSError with no errno (Polars on a full device)
+        cause = exc.strerror or str(exc) or "the write failed (is the disk full?)"
         hints = {
             errno.ENOSPC: "free some space and run it again",
             errno.EDQUOT: "free some space and run it again",

@@ -199,13 +199,33 @@ def write_json_records(
 
 @contextmanager
 def atomic_output(path: Path) -> Iterator[IO[bytes]]:
-    """A binary stream that becomes ``path`` only if the block completes."""
-    path = Path(path)
+    """A binary stream that becomes ``path`` only if the block completes.
+
+    A regular file (or none yet) is written to a temporary name beside it and
+    renamed into place, keeping the mode an existing file had. A symlink is
+    followed: its target is written, the link stays. Something that is not a
+    regular file (``/dev/null``, ``/dev/full``, a pipe) is written in place: it
+    cannot be half written, and it must never be replaced by a file.
+    """
+    path = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
+    if path.exists() and not path.is_file():
+        if path.is_dir():
+            raise UsageError(f"--output {path} is a folder", hint="give a file name")
+        with path.open("wb") as fh:
+            yield fh
+        return
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"no folder {str(parent)!r} for the output file", hint="create it first")
+    if path.exists():
+        mode = path.stat().st_mode & 0o7777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     try:
+        os.fchmod(fd, mode)  # mkstemp makes it private; an output file is an ordinary one
         with os.fdopen(fd, "wb") as fh:
             yield fh
         os.replace(tmp, path)

@@ -176,6 +176,20 @@ def is_model_folder(path: Path) -> bool:
     return isinstance(manifest, dict) and manifest.get("format") == FORMAT
 
 
+def foreign_entries(path: Path) -> list[str]:
+    """What a model folder holds that no build writes (notes, keys, data): a folder
+    holding any of it is not replaced, since replacing it would delete them."""
+    try:
+        return sorted(p.name for p in path.iterdir() if p.name not in (*FILES, MANIFEST_FILE))
+    except OSError:
+        return ["(unreadable)"]
+
+
+def replaceable(path: Path) -> bool:
+    """A model folder that holds nothing but a build's own files."""
+    return is_model_folder(path) and not foreign_entries(path)
+
+
 # ------------------------------------------------------------------ reading
 
 
@@ -506,6 +520,16 @@ def _refuse_not_model(out: Path, *, force: bool) -> UsageError:
     )
 
 
+def _refuse_foreign(out: Path) -> UsageError:
+    extra = foreign_entries(out)
+    shown = ", ".join(extra[:3]) + (", ..." if len(extra) > 3 else "")
+    return UsageError(
+        f"{out} is a model folder that also holds files no build wrote ({shown}); "
+        "--force would delete them",
+        hint="move them out of the folder, or pick another --model",
+    )
+
+
 @dataclass
 class _Target:
     out: Path
@@ -525,6 +549,12 @@ def _check_target(out: Path, force: bool) -> _Target:
         _recover(out)
     if not out.exists():
         return _Target(out, "absent")
+    if out.resolve() == Path.cwd().resolve() or os.path.ismount(out):
+        # a folder in use as the working directory or a mount point cannot be swapped
+        raise UsageError(
+            f"{out} is the current folder or a mount point: a build cannot replace it",
+            hint="give a folder inside it, e.g. --model ./trustscore-model",
+        )
     try:
         empty = not any(out.iterdir())
     except OSError as exc:
@@ -538,6 +568,8 @@ def _check_target(out: Path, force: bool) -> _Target:
             f"{out} already holds a model",
             hint="pass --force to replace it (it stays as it is if the build fails)",
         )
+    if foreign_entries(out):
+        raise _refuse_foreign(out)
     return _Target(out, "model")
 
 
@@ -665,10 +697,12 @@ class FolderWriter:
         # state == "model": it must still be one at the moment of the swap
         if not is_model_folder(out):
             raise _refuse_not_model(out, force=True)
+        if foreign_entries(out):
+            raise _refuse_foreign(out)
         if _renameat2(tmp, out, RENAME_EXCHANGE):
             self._hook("after-swap")
             # the old folder is now at tmp; make sure of it before deleting anything
-            if not is_model_folder(tmp):
+            if not replaceable(tmp):
                 _renameat2(tmp, out, RENAME_EXCHANGE)
                 raise _refuse_not_model(out, force=True)
             shutil.rmtree(tmp, ignore_errors=True)
