@@ -82,3 +82,16 @@ def test_model_settings_have_ranges(values: dict[str, object], words: str) -> No
 
     with pytest.raises(ValueError, match=words):
         ModelParams.from_dict(values)
+
+
+def test_config_that_is_not_a_toml_file(tmp_path: Path) -> None:
+    (tmp_path / "zero.toml").symlink_to("/dev/zero")
+    for path, words in ((tmp_path, "is not a file"), (tmp_path / "zero.toml", "is not a file")):
+        with pytest.raises(UsageError, match=words):
+            load(path)
+    (tmp_path / "equal.toml").write_text("[scale]\nlow = 500\nhigh = 500\n")
+    with pytest.raises(UsageError, match="low"):
+        load(tmp_path / "equal.toml")
+    (tmp_path / "deep.toml").write_text("x = " + "[" * 100_000)
+    with pytest.raises(UsageError, match="not valid TOML"):
+        load(tmp_path / "deep.toml")

@@ -170,7 +170,10 @@ def test_config_with_unknown_key_is_exit_5(small_model: Path, tmp_path: Path) ->
     import hashlib
 
     manifest = json.loads((target / MANIFEST_FILE).read_text())
-    manifest["files"][CONFIG_FILE] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": 1}
+    manifest["files"][CONFIG_FILE] = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+    }
     (target / MANIFEST_FILE).write_bytes(seal(manifest))
     result = runner.invoke(app, ["card", "P0000001", "--model", str(target)])
     assert result.exit_code == 5
@@ -467,3 +470,45 @@ def test_output_to_devices_links_and_model_links(
     assert (tmp_path / "latest.csv").is_symlink()
     assert target.read_text().startswith("person_id,score")
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "device", "loop"])
+def test_a_folder_entry_that_is_not_a_file(small_model: Path, tmp_path: Path, kind: str) -> None:
+    # never read forever, never block on a pipe, never exit 1 or 7: exit 5 naming it
+    target = copy(small_model, tmp_path)
+    (target / "model.json").unlink()
+    if kind == "folder":
+        (target / "model.json").mkdir()
+    elif kind == "fifo":
+        os.mkfifo(target / "model.json")
+    elif kind == "device":
+        (target / "model.json").symlink_to("/dev/zero")
+    else:
+        (target / "model.json").symlink_to(target / "model.json")
+    result = runner.invoke(app, ["card", "P0000001", "--model", str(target)])
+    assert result.exit_code == 5, result.stderr
+    assert "model.json" in result.stderr
+
+
+def test_a_manifest_nested_too_deep_is_corrupt(small_model: Path, tmp_path: Path) -> None:
+    target = copy(small_model, tmp_path)
+    (target / MANIFEST_FILE).write_text("[" * 200_000)
+    result = runner.invoke(app, ["card", "P0000001", "--model", str(target)])
+    assert result.exit_code == 5
+    assert "manifest.json is corrupt" in result.stderr
+
+
+def test_model_path_that_loops(tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    result = runner.invoke(app, ["card", "P1", "--model", str(tmp_path / "a")])
+    assert result.exit_code == 5
+    assert "loop" in result.stderr
+
+
+@pytest.mark.parametrize("person", ["\udcff", "A" * 100_000, "\udcffP0000001"])
+def test_ids_no_folder_can_hold(small_model: Path, small_data: Path, person: str) -> None:
+    for extra in ([], ["--data", str(small_data)]):
+        result = runner.invoke(app, ["card", person, "--model", str(small_model), *extra])
+        assert result.exit_code == 4, result.stderr
+        assert "Traceback" not in result.stderr and "unexpected" not in result.stderr

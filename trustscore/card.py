@@ -268,8 +268,13 @@ def flat_frame(cards: Iterable[Card]) -> pl.DataFrame:
 # ------------------------------------------------------------------ reading the folder
 
 
+_MAX_SUGGESTED_ID = 64  # an id longer than this is no typo of a real one: no search
+
+
 def suggestions(folder: ModelFolder, person_id: str, limit: int = 3) -> list[str]:
     """Up to ``limit`` ids close to ``person_id``, looking only where they can be."""
+    if len(person_id) > _MAX_SUGGESTED_ID or not _encodable(person_id):
+        return []
     lf = folder.person_ids()
     candidates: list[str] = []
     # ids that share a prefix first (cheap with many persons), then by similarity
@@ -427,12 +432,22 @@ def _by_person(frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
     return {row["person_id"]: row for row in frame.iter_rows(named=True)}
 
 
+def _encodable(person_id: str) -> bool:
+    """Text that UTF-8 can hold: an id from the command line may carry bytes that
+    are not (surrogate escapes), and no person in a folder has such an id."""
+    try:
+        person_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def from_model_folder(folder: ModelFolder, person_ids: Sequence[str]) -> dict[str, Card]:
     """The cards of those of ``person_ids`` stored in the model folder, by id.
 
     Each Parquet file of the folder is read once for all of them.
     """
-    wanted = list(dict.fromkeys(person_ids))
+    wanted = [i for i in dict.fromkeys(person_ids) if _encodable(i)]
     scores = _by_person(folder.frame_for(SCORES_FILE, wanted))
     if not scores:
         return {}
@@ -481,7 +496,7 @@ class DataFolderCards:
         if self._scored is None:
             self._scored = score_with(self.folder, self.data_dir, feature_points=True)
         scored, prepared = self._scored
-        wanted = pl.col("person_id").is_in(list(dict.fromkeys(person_ids)))
+        wanted = pl.col("person_id").is_in([i for i in dict.fromkeys(person_ids) if _encodable(i)])
         scores = _by_person(scored.scores.filter(wanted))
         points = _by_person(scored.points.filter(wanted))
         values = _by_person(prepared.features.frame.filter(wanted))
@@ -495,6 +510,8 @@ class DataFolderCards:
         }
 
     def close_ids(self, person_id: str) -> list[str]:
+        if len(person_id) > _MAX_SUGGESTED_ID:
+            return []
         scored, _ = self._scored
         return difflib.get_close_matches(
             person_id, scored.scores.get_column("person_id").to_list(), n=3

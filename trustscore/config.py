@@ -176,12 +176,14 @@ def from_dict(data: dict[str, Any], where: str = "config") -> Config:
         "low": (0.0, 1e5),
         "high": (0.0, 1e5),
     }
-    scale = Scale(
-        **{
-            k: _num("scale", k, v, where, low=bounds[k][0], high=bounds[k][1])
-            for k, v in scale_d.items()
-        }
-    )
+    scale_args = {
+        k: _num("scale", k, v, where, low=bounds[k][0], high=bounds[k][1])
+        for k, v in scale_d.items()
+    }
+    try:
+        scale = Scale(**scale_args)
+    except ValueError as exc:
+        raise UsageError(f"[scale] {exc}", where=where) from None
     if scale.low >= scale.high:
         raise UsageError("[scale] needs low < high", where=where)
 
@@ -253,10 +255,15 @@ def load(path: Path | None) -> Config:
     if path is None:
         return Config()
     where = str(path)
+    file = Path(path)
+    if not file.exists():
+        raise UsageError(f"no config file {where!r}")
+    if not file.is_file():
+        raise UsageError(f"the config {where!r} is not a file", hint="give a TOML file")
+    if file.stat().st_size > 1 << 20:
+        raise UsageError(f"the config {where!r} is far too large for a config (over 1 MB)")
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"no config file {where!r}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise UsageError(f"the config is not valid TOML: {exc}", where=where) from None
     return from_dict(data, where)

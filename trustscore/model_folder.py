@@ -43,6 +43,7 @@ import mmap
 import os
 import re
 import shutil
+import stat
 import tempfile
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -97,6 +98,7 @@ SCORE_COLUMNS: Final = [
     *DIMENSION_COLUMNS,
 ]
 
+_MAX_MANIFEST: Final = 16 << 20  # a manifest is a few kB; never read a device to the end
 _SEAL_KEY: Final = "manifest_sha256"
 _SEAL_BLANK: Final = "0" * 64
 _PARTIAL: Final = ".trustscore-partial"  # marks a folder being written by a build
@@ -129,7 +131,7 @@ def read_document(data: bytes, name: str, kind: str, version: int, where: str) -
     ModelError (exit 5) if it is not valid JSON, not of this kind or another version."""
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelError(f"{name} is corrupt: {exc}", where=where, hint=_HINT_BUILD) from None
     if not isinstance(doc, dict) or doc.get("format") != kind:
         raise ModelError(
@@ -170,8 +172,11 @@ def is_model_folder(path: Path) -> bool:
     try:
         if path.is_symlink() or not path.is_dir():
             return False
-        manifest = json.loads((path / MANIFEST_FILE).read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        file = path / MANIFEST_FILE
+        if not file.is_file() or file.stat().st_size > _MAX_MANIFEST:
+            return False
+        manifest = json.loads(file.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return False
     return isinstance(manifest, dict) and manifest.get("format") == FORMAT
 
@@ -216,20 +221,40 @@ class _File:
         return os.pread(self.fd, os.fstat(self.fd).st_size, 0)
 
 
-def _verify_at(dir_fd: int, name: str, sha256: str) -> tuple[_File | None, bool]:
-    """(the file, whether its SHA-256 is ``sha256``); (None, False) if it is missing."""
+def _open_regular(dir_fd: int, name: str) -> int | None:
+    """A descriptor of the regular file ``name`` in the folder, None if there is none;
+    ModelError if ``name`` is something else (a folder, a device, a pipe: opened
+    without blocking, never read)."""
     try:
-        fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0), dir_fd=dir_fd)
     except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ModelError(f"{name} cannot be opened: {exc.strerror}", hint=_HINT_BUILD) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ModelError(
+            f"{name} in the model folder is not a file (a folder, a device or a pipe)",
+            hint=_HINT_BUILD,
+        )
+    return fd
+
+
+def _verify_at(dir_fd: int, name: str, entry: dict[str, Any]) -> tuple[_File | None, bool]:
+    """(the file, whether it is the one the manifest lists); (None, False) if missing."""
+    fd = _open_regular(dir_fd, name)
+    if fd is None:
         return None, False
     try:
         size = os.fstat(fd).st_size
+        if entry.get("bytes") != size:
+            return _File(b""), False  # another size: changed, and not worth reading
         if size < _SMALL or not _PROC_FD.is_dir():
             with os.fdopen(os.dup(fd), "rb") as fh:
                 data = fh.read()
-            return _File(data), _sha256(data) == sha256
+            return _File(data), _sha256(data) == entry["sha256"]
         with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
-            ok = hashlib.sha256(mapped).hexdigest() == sha256
+            ok = hashlib.sha256(mapped).hexdigest() == entry["sha256"]
         kept, fd = fd, -1
         return _File(None, kept), ok
     finally:
@@ -286,6 +311,13 @@ class ModelFolder:
                 f"{str(path)!r} is a file, not a model folder",
                 hint="point --model (or TRUSTSCORE_MODEL) at the folder trustscore build wrote",
             ) from None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise ModelError(
+                f"{str(path)!r} is a loop of symbolic links, not a model folder",
+                hint="point --model (or TRUSTSCORE_MODEL) at the folder trustscore build wrote",
+            ) from None
         try:
             inode = os.fstat(dir_fd).st_ino
             where = str(path)
@@ -296,13 +328,13 @@ class ModelFolder:
                 except OSError:
                     return True
 
-            try:
-                manifest_fd = os.open(MANIFEST_FILE, os.O_RDONLY, dir_fd=dir_fd)
-            except FileNotFoundError:
-                data = None
-            else:
+            manifest_fd = _open_regular(dir_fd, MANIFEST_FILE)
+            data = None
+            if manifest_fd is not None:
                 with os.fdopen(manifest_fd, "rb") as fh:
-                    data = fh.read()
+                    data = fh.read(_MAX_MANIFEST + 1)
+                if len(data) > _MAX_MANIFEST:
+                    raise ModelError("manifest.json is far too large", where=where)
             if data is None:
                 if raced():
                     raise _Raced
@@ -331,7 +363,7 @@ class ModelFolder:
             names = [n for n in listed if n in FILES]
 
             def read(name: str) -> tuple[str, _File | None, bool]:
-                return name, *_verify_at(dir_fd, name, listed[name]["sha256"])
+                return name, *_verify_at(dir_fd, name, listed[name])
 
             # hashlib lets go of the GIL on large buffers: two files at a time
             with ThreadPoolExecutor(max_workers=2) as pool:
