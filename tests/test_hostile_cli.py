@@ -109,3 +109,55 @@ def test_output_never_replaces_an_input_table_or_a_model_file(
     (model / "manifest.json").write_text('{"format": "trustscore-model-folder"}')
     with pytest.raises(UsageError, match="inside a model folder"):
         check_output(model / "scores.parquet")
+
+
+def _sample(tmp_path: Path, seed: int = 4) -> Path:
+    from trustscore.sample import generate
+
+    folder = tmp_path / f"d{seed}"
+    generate(folder, persons=300, seed=seed)
+    return folder
+
+
+def _set_cell(path: Path, line: int, column: int, value: bytes) -> None:
+    lines = path.read_bytes().split(b"\n")
+    cells = lines[line - 1].split(b",")
+    cells[column] = value
+    lines[line - 1] = b",".join(cells)
+    path.write_bytes(b"\n".join(lines))
+
+
+def test_an_unclosed_quote_never_swallows_records(tmp_path: Path) -> None:
+    # the quote opened on line 5 would otherwise run on to the stray one on
+    # line 40 and eat the 35 records between, with every command saying 0
+    folder = _sample(tmp_path)
+    _set_cell(folder / "transactions.csv", 5, 7, b'"oops')
+    _set_cell(folder / "transactions.csv", 40, 7, b'TV 55" screen')
+    for args in (["validate", str(folder)], ["features", str(folder), "--lenient", "-f", "csv"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 3, result.stderr
+        assert "transactions.csv, line 5, column category" in result.stderr
+
+
+def test_nul_bytes_past_the_first_bytes_are_binary_too(tmp_path: Path) -> None:
+    folder = _sample(tmp_path)
+    _set_cell(folder / "transactions.csv", 3001, 7, b"gro\x00cery")
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 3
+    assert "NUL bytes" in result.stderr and "line 3001" in result.stderr
+
+
+def test_lenient_never_drops_a_whole_table(tmp_path: Path) -> None:
+    folder = _sample(tmp_path, seed=1)
+    path = folder / "consumers.csv"
+    lines = path.read_text().splitlines()
+    at = lines[0].split(",").index("monthly_income")
+    for i in range(1, len(lines)):
+        cells = lines[i].split(",")
+        cells[at] = "N/A"
+        lines[i] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["build", str(folder), "--lenient", "--model", str(tmp_path / "m")])
+    assert result.exit_code == 3
+    assert "would drop every row of consumers.csv" in result.stderr
+    assert not (tmp_path / "m").exists()

@@ -261,6 +261,11 @@ def _fields(data: bytes, start: int) -> tuple[list[bytes | None], int, int]:
         if quoted is not None:
             if last and after.endswith(b"\r"):
                 after = after[:-1]
+            if after and b"\n" in quoted:
+                # text after a closing quote is kept ("ab"c reads abc) on one line; across
+                # lines it is the mark of a quote never closed that ran on to the next
+                # quote in the file, swallowing the records between: refuse it
+                return fields, n, pos
             fields.append(quoted.replace(b'""', b'"') + after)
         elif plain.startswith(b'"'):
             return fields, n, pos
@@ -349,6 +354,18 @@ def _piece(
     many of its bytes they use: a record still open at the end waits for more,
     unless ``final``, when its quote is a problem."""
     ncols = len(header)
+    nul = body.find(b"\x00")
+    if nul >= 0:  # past the first bytes the sniff looked at: binary data all the same
+        raise _Fatal(
+            Problem(
+                file,
+                line + body.count(b"\n", 0, nul),
+                None,
+                None,
+                "CSV text, not binary data (it holds NUL bytes)",
+                "not_csv",
+            )
+        )
     quoted = b'"' in body
     raw = _raw_lines(body, ncols, line, quoted)
     partial = raw.filter(pl.col("partial"))
@@ -1032,6 +1049,15 @@ def read_folder(
     _check_references(reads, report, lenient)
     if report.fatal or (not lenient and report.total_problems) or consumers is None:
         raise report.error()
+    emptied = [g for g in reads.values() if g.report.rows > 0 and g.frame.height == 0]
+    if emptied:
+        # --lenient drops rows, never a whole table: a table with nothing left is the
+        # data's problem to fix, not a table to go on without
+        names = ", ".join(g.table.filename for g in emptied)
+        exc = report.error()
+        exc.message = f"--lenient would drop every row of {names}: {exc.message}"
+        exc.hint = "fix the rows named above: a table cannot be dropped whole"
+        raise exc
     if "logistics" in reads and "transactions" not in reads:
         report.notes.append(
             Note(
