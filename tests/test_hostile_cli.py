@@ -161,3 +161,28 @@ def test_lenient_never_drops_a_whole_table(tmp_path: Path) -> None:
     assert result.exit_code == 3
     assert "would drop every row of consumers.csv" in result.stderr
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    "table, was, now",
+    [
+        ("consumers.csv", "monthly_income", "Monthly_Income"),
+        ("consumers.csv", "defaulted", "defaulted "),
+        ("consumers.csv", "person_id", "Person ID"),
+        ("transactions.csv", "buyer_id", "Buyer_ID"),
+    ],
+)
+def test_a_contract_column_spelled_otherwise(
+    table: str, was: str, now: str, tmp_path: Path
+) -> None:
+    # it would become a passthrough feature (or be ignored) and the contract's
+    # column silently absent: the label lost, or the income in 'identity'
+    folder = _sample(tmp_path, seed=2)
+    path = folder / table
+    lines = path.read_text().split("\n")
+    lines[0] = ",".join(now if h == was else h for h in lines[0].split(","))
+    path.write_text("\n".join(lines))
+    for args in (["validate", str(folder)], ["features", str(folder), "--lenient"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 3, result.stderr
+        assert f"the contract's column name {was!r}" in result.stderr

@@ -650,10 +650,36 @@ def _check_header(table: Table, header: list[str], report: Report) -> bool:
         if name in seen and name.strip():
             bad(_shown(name), name, "each column named once")
         seen.add(name)
+    known = {c.name for c in table.columns}
+    for name in header:
+        near = _contract_name(name, known)
+        if name not in known and near is not None and near not in header:
+            # Monthly_Income or 'defaulted ' would become a passthrough feature (or be
+            # ignored) and the contract's column silently absent: say so instead
+            bad(
+                _shown(name),
+                name,
+                f"the contract's column name {near!r}, spelled exactly so (rename the column)",
+                "near_miss_column",
+            )
     for c in table.columns:
-        if c.required and c.name not in header:
+        if c.required and c.name not in header and _near_in(c.name, header) is None:
             bad(c.name, None, f"a required column {c.name!r}", "missing_column")
     return ok
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lstrip("\ufeff")).lower()
+
+
+def _contract_name(name: str, known: set[str]) -> str | None:
+    """The contract's column that ``name`` spells otherwise (case, spaces, dashes)."""
+    normal = _normal(name)
+    return next((k for k in known if k == normal and k != name), None)
+
+
+def _near_in(column: str, header: list[str]) -> str | None:
+    return next((h for h in header if h != column and _normal(h) == column), None)
 
 
 def _exprs(
