@@ -186,3 +186,16 @@ def test_a_contract_column_spelled_otherwise(
         result = runner.invoke(app, args)
         assert result.exit_code == 3, result.stderr
         assert f"the contract's column name {was!r}" in result.stderr
+
+
+def test_an_id_of_spaces_is_no_id(make_folder: object) -> None:
+    folder = make_folder(  # type: ignore[operator]
+        consumers='person_id,defaulted\nA,0\n"   ",1\n\t ,0\nB,\n',
+        merchants=None,
+        transactions=None,
+        logistics=None,
+    )
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 3
+    assert "line 3, column person_id" in result.stderr
+    assert "line 4, column person_id" in result.stderr

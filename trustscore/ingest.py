@@ -708,7 +708,10 @@ def _exprs(
                 empty = raw_e.is_null()
             exprs.append(raw_e.alias(col.name))
             if col.required:
-                flags.append(empty.alias(f"\x00empty:{col.name}"))
+                # an id of spaces is no id: as empty as nothing (the regex stops at
+                # the first other character, so ordinary ids cost next to nothing)
+                blank = raw_e.str.contains(r"^\s+$").fill_null(False)
+                flags.append((empty | blank).alias(f"\x00empty:{col.name}"))
             continue
         fast = fast_parse(col, raw_e)
         exprs.append(fast.alias(col.name))
