@@ -682,6 +682,10 @@ def _near_in(column: str, header: list[str]) -> str | None:
     return next((h for h in header if h != column and _normal(h) == column), None)
 
 
+# the keys other tables refer to: (table, column)
+_REFERENCED = {c.references for t in TABLES.values() for c in t.columns if c.references}
+
+
 def _exprs(
     table: Table, header: list[str], extras: list[str], *, quoted: bool
 ) -> tuple[list[pl.Expr], int]:
@@ -707,11 +711,13 @@ def _exprs(
                 raw_e = pl.when(raw_e != "").then(raw_e)
                 empty = raw_e.is_null()
             exprs.append(raw_e.alias(col.name))
-            if col.required:
-                # an id of spaces is no id: as empty as nothing (the regex stops at
-                # the first other character, so ordinary ids cost next to nothing)
+            if col.required and (table.name, col.name) in _REFERENCED:
+                # a key of spaces is no key: as empty as nothing. Checked where
+                # others refer to it; a reference of spaces then dangles visibly
                 blank = raw_e.str.contains(r"^\s+$").fill_null(False)
                 flags.append((empty | blank).alias(f"\x00empty:{col.name}"))
+            elif col.required:
+                flags.append(empty.alias(f"\x00empty:{col.name}"))
             continue
         fast = fast_parse(col, raw_e)
         exprs.append(fast.alias(col.name))
