@@ -199,3 +199,10 @@ def test_an_id_of_spaces_is_no_id(make_folder: object) -> None:
     assert result.exit_code == 3
     assert "line 3, column person_id" in result.stderr
     assert "line 4, column person_id" in result.stderr
+
+
+def test_sample_into_a_file(tmp_path: Path) -> None:
+    (tmp_path / "f.csv").write_text("mine")
+    result = runner.invoke(app, ["sample", str(tmp_path / "f.csv"), "-n", "10"])
+    assert result.exit_code == 2
+    assert (tmp_path / "f.csv").read_text() == "mine"

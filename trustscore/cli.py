@@ -376,6 +376,8 @@ def sample(
     from trustscore.schema import TABLES
 
     out = Output(fmt, output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir} is a file, not a folder", hint="give a folder for the CSVs")
     existing = [t.filename for t in TABLES.values() if (out_dir / t.filename).exists()]
     if existing and not force:
         raise UsageError(
