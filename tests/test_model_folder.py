@@ -152,6 +152,8 @@ def test_sealed_but_incomplete_manifests_are_refused(small_model: Path, tmp_path
         ({"as_of": "2026-13-45"}, (), "as_of"),
         ({"files": {}}, (), "does not list"),
         ({"format_version": 1}, (), "format"),
+        ({"tables_missing": 5}, (), "tables_missing"),
+        ({"as_of": 20250101}, (), "as_of"),
     ]
     for i, (change, drop, words) in enumerate(cases):
         target = copy(small_model, tmp_path, f"m{i}")

@@ -448,14 +448,14 @@ def from_model_folder(folder: ModelFolder, person_ids: Sequence[str]) -> dict[st
     Each Parquet file of the folder is read once for all of them.
     """
     wanted = [i for i in dict.fromkeys(person_ids) if _encodable(i)]
-    scores = _by_person(folder.frame_for(SCORES_FILE, wanted))
+    scores = _by_person(folder.frame(SCORES_FILE, wanted))
     if not scores:
         return {}
     found = list(scores)
-    points = _by_person(folder.frame_for(POINTS_FILE, found))
-    values = _by_person(folder.frame_for(FEATURES_FILE, found))
+    points = _by_person(folder.frame(POINTS_FILE, found))
+    values = _by_person(folder.frame(FEATURES_FILE, found))
     ctx = _context(folder, folder.as_of, folder.tables_missing, "model folder")
-    penalties = _penalty_lines(folder.frame_for(EVENTS_FILE, found), ctx.as_of, ctx.policy)
+    penalties = _penalty_lines(folder.frame(EVENTS_FILE, found), ctx.as_of, ctx.policy)
     none: tuple[list[PenaltyLine], float] = ([], 0.0)
     return {
         pid: assemble(

@@ -394,10 +394,20 @@ class ModelFolder:
         return folder
 
     def _check_manifest(self) -> None:
-        for key in ("as_of", "inputs", "tables_missing", "notes", "protected", "dropped"):
-            if key not in self.manifest:
+        kinds = {
+            "as_of": str,
+            "inputs": list,
+            "tables_missing": list,
+            "notes": list,
+            "protected": list,
+            "dropped": dict,
+        }
+        for key, kind in kinds.items():
+            if not isinstance(self.manifest.get(key), kind):
                 raise ModelError(
-                    f"manifest.json has no {key!r}", where=str(self.path), hint=_HINT_BUILD
+                    f"manifest.json has no {key!r} of the right kind ({kind.__name__})",
+                    where=str(self.path),
+                    hint=_HINT_BUILD,
                 )
         self.as_of  # noqa: B018 - parsed now so a bad date fails here, as exit 5
 
@@ -459,28 +469,16 @@ class ModelFolder:
             self.files[META_FILE].read(), self.files[MODEL_FILE].read(), where=str(self.path)
         )
 
-    def frame(self, name: str, person_id: str | None = None) -> pl.DataFrame:
-        """A Parquet file of the folder, or only ``person_id``'s rows of it."""
+    def frame(self, name: str, person_ids: list[str] | None = None) -> pl.DataFrame:
+        """A Parquet file of the folder, or only the rows of ``person_ids``, in one
+        read (cards in bulk: one pass over each file, however many ids)."""
         try:
             lf = pl.scan_parquet(self.files[name].source())
-            if person_id is not None:
-                lf = lf.filter(pl.col("person_id") == person_id)
+            if person_ids is not None:
+                lf = lf.filter(pl.col("person_id").is_in(person_ids))
             return lf.collect()
         except pl.exceptions.PolarsError as exc:
             raise self._bad(f"{name} is corrupt: {exc}") from None
-
-    def frame_for(self, name: str, person_ids: list[str]) -> pl.DataFrame:
-        """The rows of ``person_ids`` of a Parquet file of the folder, in one read
-        (cards in bulk: one pass over each file, however many ids)."""
-        try:
-            lf = pl.scan_parquet(self.files[name].source())
-            return lf.filter(pl.col("person_id").is_in(person_ids)).collect()
-        except pl.exceptions.PolarsError as exc:
-            raise self._bad(f"{name} is corrupt: {exc}") from None
-
-    def row(self, name: str, person_id: str) -> dict[str, Any] | None:
-        frame = self.frame(name, person_id)
-        return frame.row(0, named=True) if frame.height else None
 
     def person_ids(self) -> pl.LazyFrame:
         return pl.scan_parquet(self.files[SCORES_FILE].source()).select("person_id")
