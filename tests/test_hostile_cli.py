@@ -206,3 +206,21 @@ def test_sample_into_a_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["sample", str(tmp_path / "f.csv"), "-n", "10"])
     assert result.exit_code == 2
     assert (tmp_path / "f.csv").read_text() == "mine"
+
+
+def test_text_where_the_model_learned_numbers(tmp_path: Path) -> None:
+    # validate passes it (a passthrough column may be text); score cannot use it
+    rows = [f"P{i},2024-01-0{1 + i % 9},{(i * 37) % 100}.5,{int(i % 5 == 0)}" for i in range(300)]
+    learn, other = tmp_path / "learn", tmp_path / "other"
+    for folder in (learn, other):
+        folder.mkdir()
+    header = "person_id,signup_date,score_x,defaulted\n"
+    (learn / "consumers.csv").write_text(header + "\n".join(rows) + "\n")
+    rows[3] = rows[3].replace(rows[3].split(",")[2], "abc")
+    (other / "consumers.csv").write_text(header + "\n".join(rows) + "\n")
+    model = tmp_path / "m"
+    built = runner.invoke(app, ["build", str(learn), "--model", str(model), "-f", "json"])
+    assert built.exit_code == 0, built.stderr
+    result = runner.invoke(app, ["score", str(other), "--model", str(model), "-f", "csv"])
+    assert result.exit_code == 3
+    assert "'score_x' holds text ('abc')" in result.stderr

@@ -512,11 +512,35 @@ def _check_schema(model: Any, prepared: Prepared, folder: Path) -> None:
     for s in model.specs:
         got = have[s.name]
         if got.is_categorical != s.is_categorical:
+            if s.passthrough and not s.is_categorical:
+                raise _text_in_numbers(prepared, s.name)
             kind = "categorical" if s.is_categorical else "numeric"
             raise ModelError(
                 f"feature {s.name!r} is {kind} in the model but not in these data",
                 where=str(folder),
             )
+
+
+def _text_in_numbers(prepared: Prepared, feature: str) -> DataError:
+    """A passthrough column the model learned as numbers holds text here: the data's
+    problem (exit 3), named by its first cell that is no number."""
+    consumers = prepared.tables.consumers
+    column = next(
+        (c for c in (feature, feature.removeprefix("consumers_")) if c in consumers.columns),
+        feature,
+    )
+    values = consumers.get_column(column).cast(pl.String) if column in consumers.columns else None
+    bad = None
+    if values is not None:
+        text = values.filter(values.is_not_null() & values.cast(pl.Float64, strict=False).is_null())
+        bad = text[0] if text.len() else None
+    return DataError(
+        f"consumers.csv column {column!r} holds text"
+        + (f" ({bad!r})" if bad is not None else "")
+        + ", where the model learned numbers",
+        hint="give numbers in that column (empty for unknown), as in the data the model "
+        "was built from",
+    )
 
 
 def score(
