@@ -224,3 +224,15 @@ def test_text_where_the_model_learned_numbers(tmp_path: Path) -> None:
     result = runner.invoke(app, ["score", str(other), "--model", str(model), "-f", "csv"])
     assert result.exit_code == 3
     assert "'score_x' holds text ('abc')" in result.stderr
+
+
+def test_blank_lines_before_the_header_are_skipped(make_folder: object) -> None:
+    folder = make_folder(  # type: ignore[operator]
+        consumers="\n  \r\nperson_id,signup_date,defaulted\nA1,2025-02-30,0\nA2,2025-01-01,1\n",
+        merchants=None,
+        transactions=None,
+        logistics=None,
+    )
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 3
+    assert "(consumers.csv, line 4, column signup_date)" in result.stderr

@@ -265,7 +265,12 @@ HEADER_PROBLEMS = {
         "line 1",
         "a name for every column (column 8 of 11 has none)",
     ),
-    "empty header": ("\n" + TRANSACTIONS, "line 1", "a header row naming the columns"),
+    # a blank first line is skipped like any blank line; a header of commas is none
+    "empty header": (
+        ",,,,,,,,,,\n" + TRANSACTIONS.split("\n", 1)[1],
+        "line 1",
+        "a name for every column (column 1 of 11 has none)",
+    ),
     "unclosed quote in the header": (
         TRANSACTIONS.replace("txn_id", '"txn_id', 1),
         "line 1",

@@ -588,9 +588,11 @@ class _Read:
     empty_file: bool = False
 
 
-def _header(fh: BinaryIO, table: Table) -> tuple[list[str], int] | None:
-    """The column names and the number of bytes they take; None for an empty file.
-    Raises _Fatal for a file that is not CSV text or a header that is unusable."""
+def _header(fh: BinaryIO, table: Table) -> tuple[list[str], int, int] | None:
+    """The column names, the offset just past them and the file's line they stand
+    on (blank lines before the header are skipped, as blank lines are anywhere);
+    None for an empty file. Raises _Fatal for a file that is not CSV text or a
+    header that is unusable."""
     file = table.filename
     sample = fh.read(_SNIFF_BYTES)
     fh.seek(0)
@@ -600,6 +602,11 @@ def _header(fh: BinaryIO, table: Table) -> tuple[list[str], int] | None:
     if what is not None:
         raise _Fatal(Problem(file, None, None, None, what, "not_csv"))
     head = fh.readline(1 << 20)
+    line, skipped = 1, 0
+    while head.endswith(b"\n") and not head.removeprefix(b"\xef\xbb\xbf").strip():
+        skipped += len(head)
+        line += 1
+        head = fh.readline(1 << 20)
     first = head.removeprefix(b"\xef\xbb\xbf").removesuffix(b"\n").removesuffix(b"\r")
     if b"\r" in first:
         raise _Fatal(
@@ -615,7 +622,7 @@ def _header(fh: BinaryIO, table: Table) -> tuple[list[str], int] | None:
         )
 
     def header_problem(expected: str, column: str | None = None) -> _Fatal:
-        return _Fatal(Problem(file, 1, column, None, expected, "header"))
+        return _Fatal(Problem(file, line, column, None, expected, "header"))
 
     if not head.endswith(b"\n") and len(head) == 1 << 20:
         raise header_problem("a header row shorter than 1 MB")
@@ -628,17 +635,17 @@ def _header(fh: BinaryIO, table: Table) -> tuple[list[str], int] | None:
         names = [(f or b"").decode("utf-8") for f in fields]
     except UnicodeDecodeError:
         raise header_problem("column names in UTF-8") from None
-    return names, len(head)
+    return names, skipped + len(head), line
 
 
-def _check_header(table: Table, header: list[str], report: Report) -> bool:
+def _check_header(table: Table, header: list[str], report: Report, line: int = 1) -> bool:
     file = table.filename
     ok = True
 
     def bad(column: str | None, value: str | None, expected: str, rule: str = "header") -> None:
         nonlocal ok
         ok = False
-        report.add(Problem(file, 1, column, value, expected, rule), fatal=True)
+        report.add(Problem(file, line, column, value, expected, rule), fatal=True)
 
     for i, name in enumerate(header, 1):
         if not name.strip():
@@ -888,8 +895,8 @@ def _read_csv(table: Table, fh: BinaryIO, report: Report) -> _Read | None:
         frame = pl.DataFrame(schema={_ROW: pl.Int64, **table.schema})
         bad = pl.DataFrame(schema={_ROW: pl.Int64, "rule": pl.String})
         return _Read(table, frame, bad, TableReport(table.name, file, 0, 0), [], empty_file=True)
-    header, start = head
-    if not _check_header(table, header, report):
+    header, start, header_line = head
+    if not _check_header(table, header, report, header_line):
         return None
 
     known = {c.name for c in table.columns}
@@ -901,7 +908,7 @@ def _read_csv(table: Table, fh: BinaryIO, report: Report) -> _Read | None:
     fh.seek(start)
     parts: list[pl.DataFrame] = []
     found: list[pl.DataFrame] = []
-    for piece in _pieces(fh, 2, header, file):
+    for piece in _pieces(fh, header_line + 1, header, file):
         part, problems = _typed_piece(table, header, piece, *exprs[piece.quoted])
         parts.append(part)
         if problems.height:
