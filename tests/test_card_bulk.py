@@ -344,3 +344,18 @@ def test_bulk_with_a_data_folder(
     assert code == 0, err
     alone = json.loads(out)
     assert alone == got[1]
+
+
+def test_a_bom_on_stdin_is_not_part_of_the_first_id(model_dir: Path) -> None:
+    from trustscore.cli import app as cli_app
+
+    result = CliRunner().invoke(
+        cli_app,
+        ["card", "-", "--model", str(model_dir), "-f", "csv"],
+        input="\ufeffP0000001\nP0000002\n".encode(),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert [line.split(",")[0] for line in result.stdout.splitlines()[1:]] == [
+        "P0000001",
+        "P0000002",
+    ]

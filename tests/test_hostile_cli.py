@@ -236,3 +236,20 @@ def test_blank_lines_before_the_header_are_skipped(make_folder: object) -> None:
     result = runner.invoke(app, ["validate", str(folder)])
     assert result.exit_code == 3
     assert "(consumers.csv, line 4, column signup_date)" in result.stderr
+
+
+def test_compressed_output_names_are_refused(make_folder: object, tmp_path: Path) -> None:
+    folder = make_folder()  # type: ignore[operator]
+    result = runner.invoke(app, ["features", str(folder), "-o", str(tmp_path / "f.csv.gz")])
+    assert result.exit_code == 2
+    assert "does not compress" in result.stderr
+    assert not (tmp_path / "f.csv.gz").exists()
+
+
+def test_a_config_naming_no_column_says_so(make_folder: object, tmp_path: Path) -> None:
+    folder = make_folder()  # type: ignore[operator]
+    config = tmp_path / "c.toml"
+    config.write_text('[features.passthrough_dimensions]\nsavngs = "capacity"\n')
+    result = runner.invoke(app, ["features", str(folder), "--config", str(config), "-f", "csv"])
+    assert result.exit_code == 0, result.stderr
+    assert "names 'savngs', which is not an extra column" in result.stderr

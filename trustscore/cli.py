@@ -796,8 +796,10 @@ def card(
             lines = (
                 (b.decode("utf-8", errors="replace") for b in raw) if raw is not None else sys.stdin
             )
-            for line in lines:
+            for n, line in enumerate(lines):
                 pid = line.removesuffix("\n").removesuffix("\r")
+                if n == 0:
+                    pid = pid.removeprefix("\ufeff")  # a file saved with a BOM
                 if pid.strip():
                     yield pid
 

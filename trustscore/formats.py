@@ -44,9 +44,17 @@ SUFFIXES: dict[str, Format] = {
 }
 
 
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4")
+
+
 def resolve(fmt: Format | None, output: Path | None, is_terminal: bool) -> Format:
     """The format to use: as asked; else the output file's suffix; else table on a
     terminal and csv on a pipe (or a file whose suffix names no format)."""
+    if output is not None and output.suffix.lower() in _COMPRESSED:
+        raise UsageError(
+            f"--output {output}: trustscore does not compress its output",
+            hint=f"pipe it instead: ... | gzip > {output}",
+        )
     if fmt is None:
         if output is not None:
             return SUFFIXES.get(output.suffix.lower(), Format.CSV)

@@ -78,6 +78,17 @@ def passthrough(
     becomes ``consumers_<name>`` so both survive.
     """
     out = Passthrough()
+    for name in config.passthrough_dimensions:
+        if name not in names:
+            # a typo in the config never falls back silently
+            out.notes.append(
+                Note(
+                    "column_absent",
+                    f"[features.passthrough_dimensions] names {name!r}, which is not an "
+                    "extra column of consumers.csv: ignored",
+                    "consumers",
+                )
+            )
     for name in names:
         if is_protected(name, config.protected_words):
             out.protected.append(name)
