@@ -253,3 +253,16 @@ def test_a_config_naming_no_column_says_so(make_folder: object, tmp_path: Path) 
     result = runner.invoke(app, ["features", str(folder), "--config", str(config), "-f", "csv"])
     assert result.exit_code == 0, result.stderr
     assert "names 'savngs', which is not an extra column" in result.stderr
+
+
+@pytest.mark.parametrize("sep, name", [("\t", "tabs"), (";", "semicolons")])
+def test_another_separator_is_named(sep: str, name: str, make_folder: object) -> None:
+    folder = make_folder(  # type: ignore[operator]
+        consumers=f"person_id{sep}defaulted\nA{sep}0\n",
+        merchants=None,
+        transactions=None,
+        logistics=None,
+    )
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 3
+    assert f"not {name}" in result.stderr

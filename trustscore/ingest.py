@@ -631,6 +631,12 @@ def _header(fh: BinaryIO, table: Table) -> tuple[list[str], int, int] | None:
     fields, _, open_quote = _fields(first, 0)
     if open_quote >= 0:
         raise header_problem("a header row on one line, every quote in it closed")
+    for sep, name in ((b"\t", "tabs"), (b";", "semicolons"), (b"|", "bars")):
+        if len(fields) == 1 and first.count(sep) >= 1:
+            # one column named 'person_id\tsignup_date...' is another separator's file
+            raise header_problem(
+                f"values separated by commas, not {name}: save the file as CSV with commas"
+            )
     try:
         names = [(f or b"").decode("utf-8") for f in fields]
     except UnicodeDecodeError:
