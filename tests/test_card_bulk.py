@@ -359,3 +359,17 @@ def test_a_bom_on_stdin_is_not_part_of_the_first_id(model_dir: Path) -> None:
         "P0000001",
         "P0000002",
     ]
+
+
+def test_a_card_on_a_terminal_narrower_than_a_card(model_dir: Path) -> None:
+    # drawn at its least width and let wrap, never crushed into a column of letters
+    from trustscore.cli import app as cli_app
+
+    result = CliRunner().invoke(
+        cli_app, ["card", "P0000001", "--model", str(model_dir)], env={"COLUMNS": "5"}
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "P0000001" in result.stdout
+    assert max(len(line) for line in lines) == 40
+    assert len(lines) < 60

@@ -510,6 +510,9 @@ def _sums(c: Any) -> Text:
     return line
 
 
+CARD_MIN_WIDTH = 40
+
+
 class CardView:
     """A score card that draws itself at the console's width (reads well at 60-100+).
 
@@ -525,7 +528,9 @@ class CardView:
         from rich.panel import Panel
 
         c = self.card
-        width = min(options.max_width, 100)
+        # narrower than CARD_MIN_WIDTH a card is no card: drawn at that width, let wrap
+        width = min(max(options.max_width, CARD_MIN_WIDTH), 100)
+        options = options.update_width(width)
         inner = width - 4
         narrow = inner < 76
         parts: list[Any] = []
@@ -611,21 +616,24 @@ class CardView:
 
         from rich.console import Group
 
-        yield Panel(
+        panel = Panel(
             Group(*parts),
             title=Text("trustscore card"),
             title_align="left",
             width=width,
             box=box.ROUNDED,
         )
+        # rendered at the card's own width even on a terminal narrower than it
+        yield from console.render(panel, options)
 
 
 def print_card(card: Any, console: Console | None = None) -> None:
-    (console or stdout_console()).print(CardView(card))
+    # never cropped: on a terminal narrower than the card, the terminal wraps it
+    (console or stdout_console()).print(CardView(card), crop=False)
 
 
 def print_cards(cards: Iterable[Any], console: Console | None = None) -> None:
     """Cards one after another (``card`` with several ids), each drawn as it comes."""
     console = console or stdout_console()
     for card in cards:
-        console.print(CardView(card))
+        console.print(CardView(card), crop=False)
