@@ -221,7 +221,7 @@ class _File:
         return os.pread(self.fd, os.fstat(self.fd).st_size, 0)
 
 
-def _open_regular(dir_fd: int, name: str) -> int | None:
+def _open_regular(dir_fd: int, name: str, where: str) -> int | None:
     """A descriptor of the regular file ``name`` in the folder, None if there is none;
     ModelError if ``name`` is something else (a folder, a device, a pipe: opened
     without blocking, never read)."""
@@ -230,19 +230,24 @@ def _open_regular(dir_fd: int, name: str) -> int | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ModelError(f"{name} cannot be opened: {exc.strerror}", hint=_HINT_BUILD) from None
+        raise ModelError(
+            f"{name} cannot be opened: {exc.strerror}", where=where, hint=_HINT_BUILD
+        ) from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise ModelError(
             f"{name} in the model folder is not a file (a folder, a device or a pipe)",
+            where=where,
             hint=_HINT_BUILD,
         )
     return fd
 
 
-def _verify_at(dir_fd: int, name: str, entry: dict[str, Any]) -> tuple[_File | None, bool]:
+def _verify_at(
+    dir_fd: int, name: str, entry: dict[str, Any], where: str
+) -> tuple[_File | None, bool]:
     """(the file, whether it is the one the manifest lists); (None, False) if missing."""
-    fd = _open_regular(dir_fd, name)
+    fd = _open_regular(dir_fd, name, where)
     if fd is None:
         return None, False
     try:
@@ -328,7 +333,7 @@ class ModelFolder:
                 except OSError:
                     return True
 
-            manifest_fd = _open_regular(dir_fd, MANIFEST_FILE)
+            manifest_fd = _open_regular(dir_fd, MANIFEST_FILE, where)
             data = None
             if manifest_fd is not None:
                 with os.fdopen(manifest_fd, "rb") as fh:
@@ -363,7 +368,7 @@ class ModelFolder:
             names = [n for n in listed if n in FILES]
 
             def read(name: str) -> tuple[str, _File | None, bool]:
-                return name, *_verify_at(dir_fd, name, listed[name])
+                return name, *_verify_at(dir_fd, name, listed[name], where)
 
             # hashlib lets go of the GIL on large buffers: two files at a time
             with ThreadPoolExecutor(max_workers=2) as pool:
