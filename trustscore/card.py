@@ -388,7 +388,7 @@ def _context(
         policy=config.penalties,
         scale_range=(int(config.scale.low), int(config.scale.high)),
         model=str(folder.path),
-        notes=_absent_notes(tables_missing),
+        notes=_absent_notes(tables_missing) + _outcome_notes(folder),
         source=source,
     )
 
@@ -468,6 +468,13 @@ def from_model_folder(folder: ModelFolder, person_ids: Sequence[str]) -> dict[st
         )
         for pid, row in scores.items()
     }
+
+
+def _outcome_notes(folder: ModelFolder) -> list[str]:
+    from trustscore.notes import outcome_note
+
+    note = outcome_note(folder.outcome)
+    return [note] if note else []
 
 
 def _absent_notes(tables_missing: list[str]) -> list[str]:

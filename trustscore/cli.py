@@ -144,6 +144,10 @@ LenientOpt = Annotated[
     bool,
     typer.Option("--lenient", help="Drop the rows that break the contract, count them, and go on."),
 ]
+StrictOpt = Annotated[
+    bool,
+    typer.Option("--strict", help="Treat warnings as problems (exit 3)."),
+]
 
 
 def _version(value: bool) -> None:
@@ -591,7 +595,30 @@ def build(
     force: Annotated[
         bool, typer.Option("--force", help="Replace the model folder there (only a model).")
     ] = False,
+    label: Annotated[
+        str | None,
+        typer.Option(
+            "--label",
+            metavar="auto|column|records",
+            help="The outcome to learn: consumers.csv's defaulted column, or derived from the "
+            "repayment records (default: the config's, auto = the column when present).",
+            show_default=False,
+        ),
+    ] = None,
+    label_window: Annotated[
+        int | None,
+        typer.Option(
+            "--label-window",
+            metavar="DAYS",
+            min=60,
+            max=3650,
+            help="Derived outcomes: the performance window before the as-of date "
+            "(default: the config's, 365).",
+            show_default=False,
+        ),
+    ] = None,
     lenient: LenientOpt = False,
+    strict: StrictOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
@@ -612,6 +639,7 @@ def build(
 
     out = Output(fmt, output)
     cfg = config_mod.load(config)
+    cfg = config_mod.with_label(cfg, label, label_window)
     with render.phases(_stderr_is_terminal()) as (phase, rounds):
         result = run_build(
             data_dir,
@@ -621,11 +649,14 @@ def build(
             seed=seed,
             force=force,
             lenient=lenient,
+            strict=strict,
             phase=phase,
             rounds=rounds,
         )
     _notes(result.report, result.notes)
     _warn_protected(result.protected)
+    for warning in result.warnings:
+        render.print_warning(warning.text)
     if out.format is Format.TABLE:
         render.build_summary(result.metrics, str(result.out))
     elif out.format is Format.JSON:
@@ -646,6 +677,8 @@ def _metrics_frame(metrics: dict[str, Any]) -> pl.DataFrame:
     rows: list[tuple[str, str, float | int | str | None]] = []
     for key in ("as_of", "trees", "features", "persons", "labelled"):
         rows.append(("model", key, metrics[key]))
+    for key, value in metrics["outcome"].items():
+        rows.append(("outcome", key, value))
     for part in ("development", "holdout"):
         m = metrics[part]
         for key in ("rows", "bad_rate", "auc", "gini", "ks", "brier", "log_loss"):
@@ -653,6 +686,8 @@ def _metrics_frame(metrics: dict[str, Any]) -> pl.DataFrame:
     for b in metrics["score_bands"]:
         rows.append(("bands", f"{b['band']}.persons", b["persons"]))
         rows.append(("bands", f"{b['band']}.holdout_bad_rate", b["holdout_bad_rate"]))
+    for w in metrics["warnings"]:
+        rows.append(("warnings", w["code"], w["text"]))
     return pl.DataFrame(
         {
             "section": [r[0] for r in rows],

@@ -42,6 +42,9 @@ es_fraction = 0.2          # share of the development set used for early stoppin
 [build]
 holdout = 0.2              # share of labelled persons kept out for honest metrics
 seed = 0
+label = "auto"             # the outcome: "column" (consumers' defaulted), "records"
+                           # (derived from repayments), "auto" (the column when present)
+label_window_days = 365    # records: the performance window after the observation date
 
 [features]
 passthrough_dimension = "identity"
@@ -66,6 +69,12 @@ rejected_counterfeit_claim = 15
 class BuildConfig:
     holdout: float = 0.2
     seed: int = 0
+    label: str = "auto"  # one of LABEL_CHOICES
+    label_window_days: int = 365
+
+
+LABEL_CHOICES = ("auto", "column", "records")
+LABEL_WINDOW_RANGE = (60, 3650)  # at least two months: bills must fall due and age 30 days
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,27 @@ class Config:
                 **self.penalties.points,
             },
         }
+
+
+def with_label(config: Config, label: str | None, window: int | None) -> Config:
+    """``config`` with the command line's --label and --label-window, checked as the
+    config's own keys are."""
+    import dataclasses
+
+    if label is None and window is None:
+        return config
+    build = config.build
+    if label is not None and label not in LABEL_CHOICES:
+        raise UsageError(
+            f"--label must be one of {', '.join(LABEL_CHOICES)}, not {label!r}",
+            hint="auto (the default) reads consumers.csv's defaulted column when it has one",
+        )
+    build = dataclasses.replace(
+        build,
+        label=build.label if label is None else label,
+        label_window_days=build.label_window_days if window is None else window,
+    )
+    return dataclasses.replace(config, build=build)
 
 
 _SECTIONS = {"scale", "model", "build", "features", "penalties"}
@@ -188,12 +218,26 @@ def from_dict(data: dict[str, Any], where: str = "config") -> Config:
         raise UsageError("[scale] needs low < high", where=where)
 
     build_d = _table(data, "build", where)
-    _check_keys("build", build_d, {"holdout", "seed"}, where)
+    _check_keys("build", build_d, {f.name for f in fields(BuildConfig)}, where)
     holdout = _num("build", "holdout", build_d.get("holdout", 0.2), where)
     if not 0.05 <= holdout <= 0.5:
         raise UsageError("[build] holdout must be between 0.05 and 0.5", where=where)
     seed = _int("build", "seed", build_d.get("seed", 0), where, low=0, high=2**32 - 1)
-    build = BuildConfig(holdout=holdout, seed=seed)
+    label = build_d.get("label", "auto")
+    if label not in LABEL_CHOICES:
+        raise UsageError(
+            f"[build] label must be one of {', '.join(LABEL_CHOICES)}, not {label!r}", where=where
+        )
+    low, high = LABEL_WINDOW_RANGE
+    window = _int(
+        "build",
+        "label_window_days",
+        build_d.get("label_window_days", 365),
+        where,
+        low=low,
+        high=high,
+    )
+    build = BuildConfig(holdout=holdout, seed=seed, label=label, label_window_days=window)
 
     feat_d = _table(data, "features", where)
     _check_keys("features", feat_d, set(vars(FeaturesConfig())), where)

@@ -430,6 +430,13 @@ class ModelFolder:
             raise self._bad(f"manifest.json has an invalid as_of {value!r}") from None
 
     @property
+    def outcome(self) -> dict[str, Any] | None:
+        """Where the outcome came from (``outcomes.Outcome.describe``); None in a folder
+        built before outcomes were recorded."""
+        value = self.manifest.get("outcome")
+        return value if isinstance(value, dict) else None
+
+    @property
     def tables_missing(self) -> list[str]:
         return [str(t) for t in self.manifest.get("tables_missing", [])]
 

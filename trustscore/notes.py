@@ -34,3 +34,17 @@ def merge(general: Iterable[Note], specific: Iterable[Note]) -> list[Note]:
         if note not in out:
             out.append(note)
     return out
+
+
+def outcome_note(outcome: dict[str, object] | None) -> str | None:
+    """The card's line on where a derived outcome came from (the manifest's
+    ``outcome``, see :mod:`trustscore.outcomes`); None for consumers' own column."""
+    if not outcome or outcome.get("source") != "records":
+        return None
+    good, bad = outcome.get("good", 0), outcome.get("bad", 0)
+    return (
+        f"outcome derived from repayment records: bills due {outcome.get('bills_due_from')} "
+        f"to {outcome.get('bills_due_before')} (exclusive), 30+ days late = bad; the model "
+        f"learned from features as of {outcome.get('observation_date')} "
+        f"({good:,} good, {bad:,} bad)"
+    )

@@ -99,13 +99,14 @@ def prepare(
     config: Config,
     as_of: dt.date | None = None,
     lenient: bool = False,
+    strict: bool = False,
     categories: dict[str, tuple[str, ...]] | None = None,
     phase: Phase = _quiet_phase,
 ) -> Prepared:
     """Read and check the folder, then compute every person's features as of ``as_of``."""
     _check_as_of(as_of)
     phase("reading and validating")
-    tables, report = read_folder(data_dir, lenient=lenient)
+    tables, report = _read(data_dir, lenient=lenient, strict=strict)
     if as_of is None:
         try:
             as_of = default_as_of(tables)
@@ -114,6 +115,31 @@ def prepare(
     phase("computing features")
     result = compute_features(tables, as_of, feature_config(config), categories=categories)
     return Prepared(tables, report, as_of, result)
+
+
+def _read(data_dir: Path | str, *, lenient: bool, strict: bool) -> tuple[DataTables, Report]:
+    if strict:
+        return read_folder(data_dir, lenient=lenient, strict=True)  # type: ignore[call-arg]
+    return read_folder(data_dir, lenient=lenient)
+
+
+def at(prepared: Prepared, as_of: dt.date, config: Config) -> Prepared:
+    """The same tables seen at another date (the observation date of derived outcomes)."""
+    result = compute_features(prepared.tables, as_of, feature_config(config))
+    return Prepared(prepared.tables, prepared.report, as_of, result)
+
+
+def recategorise(prepared: Prepared, specs: list[FeatureSpec], config: Config) -> Prepared:
+    """``prepared`` with its categorical features coded by ``specs``' levels (a model's)."""
+    categories = {s.name: s.categories for s in specs if s.is_categorical}
+    if all(
+        s.categories == categories.get(s.name) for s in prepared.features.specs if s.is_categorical
+    ):
+        return prepared
+    result = compute_features(
+        prepared.tables, prepared.as_of, feature_config(config), categories=categories
+    )
+    return Prepared(prepared.tables, prepared.report, prepared.as_of, result)
 
 
 # ------------------------------------------------------------------ scoring
@@ -210,23 +236,17 @@ class BuildResult:
     report: Report
     notes: list[Note] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
+    warnings: list[Any] = field(default_factory=list)  # build_checks.BuildWarning
 
 
-def _labels(prepared: Prepared) -> np.ndarray[Any, Any]:
-    c = prepared.tables.consumers.select("person_id", "defaulted")
-    y = (
-        prepared.features.frame.select("person_id")
-        .join(c, on="person_id", how="left", maintain_order="left")
-        .get_column("defaulted")
-        .cast(pl.Float64)
-        .fill_null(np.nan)
-        .to_numpy()
-    )
-    return np.asarray(y, dtype=np.float64)
-
-
-def _check_labels(y: np.ndarray[Any, Any]) -> None:
+def _check_labels(y: np.ndarray[Any, Any], outcome: Any) -> None:
     known = y[~np.isnan(y)]
+    if known.size == 0 and outcome.source == "records":
+        raise DataError(
+            "no person has a known outcome in the repayment records",
+            hint="derived outcomes need credit bills due in the window; or give consumers.csv "
+            "a 'defaulted' column",
+        )
     if known.size == 0:
         raise DataError(
             "no person has a known outcome: consumers.csv needs a 'defaulted' column "
@@ -241,9 +261,13 @@ def _check_labels(y: np.ndarray[Any, Any]) -> None:
             hint="build needs both goods (0) and bads (1) to learn the difference",
         )
     if min(bads, known.size - bads) < 10:
+        where = ""
+        if outcome.source == "records":
+            where = f" (derived from bills due {outcome.observation_date} to {outcome.due_until})"
         raise DataError(
-            f"too few of one outcome to learn from: {bads} bad, {known.size - bads} good",
-            hint="build needs at least 10 of each",
+            f"too few of one outcome to learn from: {bads} bad, {known.size - bads} good{where}",
+            hint="build needs at least 10 of each"
+            + (": try a longer --label-window" if outcome.source == "records" else ""),
         )
 
 
@@ -288,6 +312,7 @@ def build(
     seed: int | None = None,
     force: bool = False,
     lenient: bool = False,
+    strict: bool = False,
     phase: Phase = _quiet_phase,
     rounds: Rounds = _quiet_rounds,
 ) -> BuildResult:
@@ -310,6 +335,7 @@ def build(
             as_of=as_of,
             seed=seed,
             lenient=lenient,
+            strict=strict,
             phase=phase,
             rounds=rounds,
         )
@@ -358,14 +384,19 @@ def _train(
 
 
 def _evaluate_parts(
-    scores: pl.DataFrame, y: np.ndarray[Any, Any], fitted: _Fitted
+    judged: pl.DataFrame, scores: pl.DataFrame, y: np.ndarray[Any, Any], fitted: _Fitted
 ) -> dict[str, Any]:
     """Development and holdout metrics (bands by model score), and the final-score
-    bands of everyone with the holdout's bad rates."""
+    bands of everyone with the holdout's bad rates.
+
+    ``judged`` are the scores the outcomes are judged against (as of the
+    observation date for derived outcomes), ``scores`` everyone's as of the
+    as-of date: the band counts are theirs.
+    """
     from trustscore.scale import band_of
 
-    p_all = scores.get_column("p_bad").to_numpy()
-    model_bands = band_of(scores.get_column("model_score").to_numpy())
+    p_all = judged.get_column("p_bad").to_numpy()
+    model_bands = band_of(judged.get_column("model_score").to_numpy())
 
     def part(idx: np.ndarray[Any, Any]) -> dict[str, Any]:
         rows = fitted.labelled[idx]
@@ -375,7 +406,10 @@ def _evaluate_parts(
         "development": part(fitted.dev),
         "holdout": part(fitted.hold),
         "score_bands": _band_counts(
-            scores.get_column("band").to_list(), y, fitted.labelled[fitted.hold]
+            scores.get_column("band").to_list(),
+            judged.get_column("band").to_list(),
+            y,
+            fitted.labelled[fitted.hold],
         ),
     }
 
@@ -389,22 +423,49 @@ def _build(
     as_of: dt.date | None,
     seed: int,
     lenient: bool,
+    strict: bool,
     phase: Phase,
     rounds: Rounds,
 ) -> BuildResult:
-    prepared = prepare(data_dir, config=config, as_of=as_of, lenient=lenient, phase=phase)
-    result = prepared.features
-    if not result.specs:
+    from trustscore import outcomes
+
+    prepared = prepare(
+        data_dir, config=config, as_of=as_of, lenient=lenient, strict=strict, phase=phase
+    )
+    if not prepared.features.specs:
         raise DataError("no features to learn from", hint="consumers.csv has no usable columns")
-    y = _labels(prepared)
-    _check_labels(y)
+    source = outcomes.choose(config.build.label, prepared.tables)
+    if source == "records":
+        phase("deriving outcomes from the repayment records")
+        outcome = outcomes.from_records(
+            prepared.tables,
+            prepared.as_of,
+            config.build.label_window_days,
+            auto=config.build.label == "auto",
+        )
+        assert outcome.observation_date is not None
+        learn = at(prepared, outcome.observation_date, config)
+        prepared = recategorise(prepared, learn.features.specs, config)
+    else:
+        outcome = outcomes.from_column(
+            prepared.tables, prepared.features.frame.get_column("person_id")
+        )
+        learn = prepared
+    y = outcome.y
+    _check_labels(y, outcome)
 
     phase("training")
-    fitted = _train(result, y, params, config, seed, rounds)
+    fitted = _train(learn.features, y, params, config, seed, rounds)
     model = fitted.model
 
     phase("scoring everyone")
     scored = score_frame(model, prepared, config.penalties)
+    # honest metrics score the features the outcome was learned against: as of T
+    judged = (
+        scored
+        if learn is prepared
+        else score_frame(model, learn, config.penalties, feature_points=False)
+    )
 
     phase("evaluating")
     metrics = {
@@ -413,24 +474,37 @@ def _build(
         "additivity": params.additivity,
         "trees": model.n_trees,
         "best_iteration": model.best_iteration_,
-        "features": len(result.specs),
+        "features": len(prepared.features.specs),
         "persons": int(y.size),
         "labelled": int(fitted.labelled.size),
-        **_evaluate_parts(scored.scores, y, fitted),
+        "outcome": outcome.describe(),
+        **_evaluate_parts(judged.scores, scored.scores, y, fitted),
     }
+    from trustscore.build_checks import build_warnings
+
+    warnings = build_warnings(metrics, scored.scores, learn, outcome, prepared.report)
+    metrics["warnings"] = [w.as_dict() for w in warnings]
+    if strict and warnings:
+        first = warnings[0]
+        raise DataError(
+            f"build --strict: {first.text}"
+            + (f" (and {len(warnings) - 1} more warnings)" if len(warnings) > 1 else ""),
+            hint="the model folder was not written; run without --strict to build anyway",
+        )
 
     phase("writing the model folder")
     scores = scored.scores.with_columns(
         pl.Series("split", fitted.split_names(y.size), dtype=pl.String),
         pl.Series("defaulted", y, dtype=pl.Float64).fill_nan(None).cast(pl.Int8),
     )
+    notes = merge(prepared.report.notes, prepared.features.notes)
     meta, booster = model.to_bytes()
     writer.add(MODEL_FILE, booster)
     writer.add(META_FILE, meta)
     writer.add_parquet(SCORES_FILE, scores, statistics=True)
     writer.add_parquet(POINTS_FILE, scored.points, statistics=True)
-    writer.add_parquet(FEATURES_FILE, result.frame, statistics=True)
-    writer.add_parquet(EVENTS_FILE, result.events)
+    writer.add_parquet(FEATURES_FILE, prepared.features.frame, statistics=True)
+    writer.add_parquet(EVENTS_FILE, prepared.features.events)
     writer.add_json(METRICS_FILE, metrics)
     writer.add_json(CONFIG_FILE, config.as_dict())
     out = writer.commit(
@@ -438,10 +512,11 @@ def _build(
             "versions": _versions(),
             "as_of": prepared.as_of.isoformat(),
             "seed": seed,
+            "outcome": outcome.describe(),
             "inputs": _inputs(data_dir, prepared.report),
             "tables_missing": prepared.tables.missing(),
-            "notes": [n.text for n in merge(prepared.report.notes, result.notes)],
-            "protected": result.protected,
+            "notes": [n.text for n in notes],
+            "protected": prepared.features.protected,
             "dropped": {f"{f}:{r}": n for (f, r), n in prepared.report.drops.dropped.items()},
         }
     )
@@ -451,13 +526,17 @@ def _build(
         metrics=metrics,
         scores=scores,
         report=prepared.report,
-        notes=merge(prepared.report.notes, result.notes),
-        protected=result.protected,
+        notes=notes,
+        protected=prepared.features.protected,
+        warnings=warnings,
     )
 
 
 def _band_counts(
-    bands: list[str], y: np.ndarray[Any, Any], holdout: np.ndarray[Any, Any]
+    bands: list[str],
+    judged_bands: list[str],
+    y: np.ndarray[Any, Any],
+    holdout: np.ndarray[Any, Any],
 ) -> list[dict[str, Any]]:
     """Everyone per final-score band, and the bad rate of the band's holdout persons:
     the honest figure (the development persons were trained on)."""
@@ -469,7 +548,7 @@ def _band_counts(
         counts[b] += 1
     y_hold = np.full(y.size, np.nan)
     y_hold[holdout] = y[holdout]
-    held = {r["band"]: r for r in band_table(y_hold, bands)}
+    held = {r["band"]: r for r in band_table(y_hold, judged_bands)}
     return [
         {
             "band": b,

@@ -427,8 +427,26 @@ def build_summary(metrics: dict[str, Any], out: str, console: Console | None = N
             f"{metrics['features']} features, {metrics['additivity']} additivity)"
         )
     )
+    outcome = metrics.get("outcome", {})
+    if outcome.get("source") == "records":
+        console.print(
+            as_text(
+                f"outcome: derived from repayment records, bills due {outcome['bills_due_from']} "
+                f"to {outcome['bills_due_before']} (exclusive), 30+ days late = bad; "
+                f"learned from features as of {outcome['observation_date']}"
+            )
+        )
+    if outcome:
+        console.print(
+            as_text(
+                f"labelled: {outcome['good']:,} good, {outcome['bad']:,} bad, "
+                f"{outcome['unlabelled']:,} unlabelled (scored, not learned from)"
+            )
+        )
     console.print(head)
     console.print(bands)
+    for w in metrics.get("warnings", []):
+        console.print(as_text(f"warning: {w['text']}"))
 
 
 # ------------------------------------------------------------------ the card
