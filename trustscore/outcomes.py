@@ -70,21 +70,10 @@ class Outcome:
 def choose(label: str, tables: DataTables) -> Source:
     """``auto`` reads consumers' ``defaulted`` when it holds any outcome; else (absent
     or all empty, as ingest cannot tell the two apart) the records."""
-    has_column = (
-        "defaulted" in tables.consumers.columns
-        and tables.consumers.get_column("defaulted").is_not_null().any()
-    )
-    if label == "column":
-        if "defaulted" not in tables.consumers.columns:
-            raise DataError(
-                "consumers.csv has no 'defaulted' column to learn from",
-                hint="add it (0 or 1 per person, empty = not yet known), or derive the outcome "
-                "from the repayment records: --label records",
-            )
-        return "column"
-    if label == "records":
-        return "records"
-    return "column" if has_column else "records"
+    if label in ("column", "records"):
+        return "column" if label == "column" else "records"
+    known = tables.consumers.get_column("defaulted").is_not_null().any()
+    return "column" if known else "records"
 
 
 def from_column(tables: DataTables, persons: pl.Series) -> Outcome:

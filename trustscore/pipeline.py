@@ -106,7 +106,7 @@ def prepare(
     """Read and check the folder, then compute every person's features as of ``as_of``."""
     _check_as_of(as_of)
     phase("reading and validating")
-    tables, report = _read(data_dir, lenient=lenient, strict=strict)
+    tables, report = read_folder(data_dir, lenient=lenient, strict=strict)
     if as_of is None:
         try:
             as_of = default_as_of(tables)
@@ -115,12 +115,6 @@ def prepare(
     phase("computing features")
     result = compute_features(tables, as_of, feature_config(config), categories=categories)
     return Prepared(tables, report, as_of, result)
-
-
-def _read(data_dir: Path | str, *, lenient: bool, strict: bool) -> tuple[DataTables, Report]:
-    if strict:
-        return read_folder(data_dir, lenient=lenient, strict=True)  # type: ignore[call-arg]
-    return read_folder(data_dir, lenient=lenient)
 
 
 def at(prepared: Prepared, as_of: dt.date, config: Config) -> Prepared:
@@ -251,7 +245,8 @@ def _check_labels(y: np.ndarray[Any, Any], outcome: Any) -> None:
         raise DataError(
             "no person has a known outcome: consumers.csv needs a 'defaulted' column "
             "with 0 or 1 for the persons to learn from",
-            hint="empty means not yet known; build needs some 0s and some 1s",
+            hint="empty means not yet known; build needs some 0s and some 1s, or derive the "
+            "outcome from the repayment records: --label records",
         )
     bads = int(known.sum())
     if bads == 0 or bads == known.size:
