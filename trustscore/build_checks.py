@@ -80,18 +80,19 @@ def _learned_nothing(metrics: dict[str, Any], scores: pl.DataFrame) -> list[Buil
 
 
 def _without_history(learn: Prepared, labelled: np.ndarray[Any, Any]) -> list[BuildWarning]:
-    """Most labelled persons had no transaction before the date their features were taken."""
+    """Most labelled persons had no transaction before the date their features were
+    taken (as-of, or T for derived outcomes). Without a transactions table at all
+    there is nothing to warn of: a note says the table is absent."""
     total = int(labelled.sum())
-    if total == 0:
-        return []
-    active = np.zeros(labelled.size, dtype=bool)
-    if learn.tables.transactions is not None:
-        from trustscore.features.as_of_view import as_of_view
+    if total == 0 or learn.tables.transactions is None:
+        return []  # no transactions table: a note says so already, and features are absent
+    from trustscore.features.as_of_view import as_of_view
 
-        orders = as_of_view(learn.tables, learn.as_of).orders
-        assert orders is not None
-        pids = orders.select(pl.col("pid").drop_nulls().unique()).collect().get_column("pid")
-        active[pids.to_numpy()] = True
+    orders = as_of_view(learn.tables, learn.as_of).orders
+    assert orders is not None
+    pids = orders.select(pl.col("pid").drop_nulls().unique()).collect().get_column("pid")
+    active = np.zeros(labelled.size, dtype=bool)
+    active[pids.to_numpy()] = True
     quiet = int((labelled & ~active).sum())
     if quiet <= MOST * total:
         return []
