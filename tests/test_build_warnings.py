@@ -51,8 +51,10 @@ def test_a_model_that_learned_nothing_says_so(nothing_to_learn: Path, tmp_path: 
     # the table summary ends with them too
     table = runner.invoke(
         app,
-        ["build", str(nothing_to_learn), "-m", str(tmp_path / "m"), "--force"]
-        + ["--as-of", "2025-01-01", "--format", "table"],
+        [
+            *("build", str(nothing_to_learn), "-m", str(tmp_path / "m"), "--force"),
+            *("--as-of", "2025-01-01", "--format", "table"),
+        ],
     )
     assert "warning: the model learned nothing useful" in table.stdout
 
@@ -156,8 +158,10 @@ def test_sample_data_builds_without_warnings(model_dir: Path) -> None:
 def test_warnings_in_the_csv_summary(nothing_to_learn: Path, tmp_path: Path) -> None:
     result = runner.invoke(
         app,
-        ["build", str(nothing_to_learn), "-m", str(tmp_path / "m"), "--as-of", "2025-01-01"]
-        + ["--format", "csv"],
+        [
+            *("build", str(nothing_to_learn), "-m", str(tmp_path / "m")),
+            *("--as-of", "2025-01-01", "--format", "csv"),
+        ],
     )
     assert result.exit_code == 0, result.stderr
     rows = list(
