@@ -192,3 +192,16 @@ def test_notes_merge_by_code_and_table_not_by_words() -> None:
         "merchants.csv: extra column(s) ignored: 'x'",
         "no transactions data: 30 features absent (a, b, c)",
     ]
+
+
+def test_output_dash_is_stdout(
+    data_dir: Path, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-o - writes to standard output, as in every Unix tool, and never a file named -."""
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(
+        app, ["score", str(data_dir), "-m", str(model_dir), "-o", "-", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)[0]["person_id"]
+    assert list(tmp_path.iterdir()) == []

@@ -120,8 +120,8 @@ OutputOpt = Annotated[
         "--output",
         "-o",
         metavar="FILE",
-        help="Write to FILE (atomically) instead of stdout; its suffix (.csv, .json, "
-        ".ndjson, .jsonl, .parquet) picks the format.",
+        help="Write to FILE (atomically) instead of stdout (- is stdout); its suffix (.csv, "
+        ".json, .ndjson, .jsonl, .parquet) picks the format.",
     ),
 ]
 SafeCsvOpt = Annotated[
@@ -253,6 +253,8 @@ class Output:
         safe_csv: bool = False,
         columns: str | None = None,
     ) -> None:
+        if output is not None and str(output) == "-":
+            output = None  # -o - is standard output, as everywhere in Unix, never a file "-"
         check_output(output)
         self.format = resolve(fmt, output, sys.stdout.isatty())
         if output is not None and self.format is Format.TABLE:
