@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,6 @@ import polars as pl
 
 from trustscore.bands import band_range
 from trustscore.errors import ModelError, UnknownPersonError
-from trustscore.features.registry import render_sentence
 from trustscore.features.spec import DIMENSIONS, FeatureSpec
 from trustscore.model_folder import (
     EVENTS_FILE,
@@ -33,26 +31,18 @@ from trustscore.model_folder import (
     ModelFolder,
 )
 from trustscore.penalties import EVENT_TEXT, PenaltyPolicy, penalty_lines
+from trustscore.reasons import MAX_LOWERING as MAX_LOWERING
+from trustscore.reasons import MAX_RAISING as MAX_RAISING
+from trustscore.reasons import Reason as Reason
+from trustscore.reasons import person_reasons
 
 CARD_SCHEMA_VERSION = 1
-MAX_LOWERING = 4
-MAX_RAISING = 3
 
 
 @dataclass
 class DimensionLine:
     dimension: str
     title: str
-    points: float
-
-
-@dataclass
-class Reason:
-    code: str
-    feature: str
-    dimension: str
-    sentence: str
-    value: float | str | None
     points: float
 
 
@@ -296,43 +286,6 @@ def suggestions(folder: ModelFolder, person_id: str, limit: int = 3) -> list[str
 # ------------------------------------------------------------------ assembling
 
 
-def _reasons(
-    specs: list[FeatureSpec], points: dict[str, Any], values: dict[str, Any]
-) -> tuple[list[Reason], list[Reason]]:
-    moved: list[tuple[float, str, FeatureSpec]] = []
-    for spec in specs:
-        p = points.get(spec.name)
-        if p is None or (isinstance(p, float) and math.isnan(p)):
-            continue
-        p = round(float(p), 2)
-        if p != 0:  # a feature that moved nothing (to the hundredth) is never a reason
-            moved.append((p, spec.code, spec))
-    lowering = sorted((m for m in moved if m[0] < 0), key=lambda m: (m[0], m[1]))
-    raising = sorted((m for m in moved if m[0] > 0), key=lambda m: (-m[0], m[1]))
-
-    def reason(p: float, spec: FeatureSpec) -> Reason:
-        # only the reasons shown get their sentence: cheap for thousands of cards
-        value = values.get(spec.name)
-        shown: float | str | None
-        if isinstance(value, float) and math.isnan(value):
-            shown = None
-        else:
-            shown = value if value is None or isinstance(value, str) else float(value)
-        return Reason(
-            code=spec.code,
-            feature=spec.name,
-            dimension=spec.dimension.value,
-            sentence=render_sentence(spec, value),
-            value=shown,
-            points=p,
-        )
-
-    return (
-        [reason(p, spec) for p, _, spec in lowering[:MAX_LOWERING]],
-        [reason(p, spec) for p, _, spec in raising[:MAX_RAISING]],
-    )
-
-
 def _band_range(band: str) -> tuple[int, int]:
     try:
         return band_range(band)
@@ -401,7 +354,7 @@ def assemble(
     penalties: tuple[list[PenaltyLine], float],
     ctx: _Context,
 ) -> Card:
-    lowering, raising = _reasons(ctx.specs, points, values)
+    lowering, raising = person_reasons(ctx.specs, points, values)
     model_score = float(scores["model_score"])
     penalty = float(scores["penalty"])
     lines, total = penalties
