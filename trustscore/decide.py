@@ -1,0 +1,409 @@
+"""Decisions (DESIGN 8): a policy's products applied to everyone in a model folder.
+
+Per person and product: approve, decline or refer; the loan limit or the
+deposit waived; the rules that failed; and for a decline or a refer the
+person's strongest lowering reason codes (``reasons.lowering_codes``, the
+card's own), the words an adverse-action notice needs. Each row names the
+model (the manifest's seal, which covers every file of the folder), the policy
+(the SHA-256 of its bytes) and the as-of date, so it can be replayed.
+
+A decision is a lookup plus rules: the stored scores, features and events are
+read once, only the columns the rules need, and every rule is a column
+expression over everyone at once.
+
+How the rules decide:
+
+- a product's rules other than the minimum score (counterfeit sold, history,
+  debt, and the limit or waiver of the person's band) are hard: any failure
+  declines;
+- otherwise a score of at least ``min_score`` approves, a score in the refer
+  zone refers, and a lower one declines;
+- a missing value fails the rule that needs it: no signup date on record is no
+  tenure shown, no orders table no orders; owing on credit with no income
+  declared fails the debt rule (owing nothing passes it);
+- the limit and waiver rules judge only bands the product can approve or refer
+  in (a declined score is declined by its score alone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import polars as pl
+
+from trustscore.bands import BANDS
+from trustscore.errors import ModelError, UsageError
+from trustscore.features.events import SOLD
+from trustscore.model_folder import (
+    EVENTS_FILE,
+    FEATURES_FILE,
+    POINTS_FILE,
+    SCORES_FILE,
+    ModelFolder,
+)
+from trustscore.policy import (
+    COUNTERFEIT_SOLD,
+    MAX_OUTSTANDING,
+    MIN_LIMIT,
+    MIN_ORDERS,
+    MIN_SCORE,
+    MIN_TENURE,
+    NO_WAIVER,
+    Policy,
+    Product,
+)
+from trustscore.reasons import lowering_codes, reason_columns
+
+APPROVE: Final = "approve"
+DECLINE: Final = "decline"
+REFER: Final = "refer"
+N_REASONS: Final = 4
+
+# the stored features the rules and limits read (features/registry.py)
+TENURE: Final = "tenure_days"
+ORDERS: Final = "orders_365d"
+OWED: Final = "credit_outstanding"
+OWED_TO_INCOME: Final = "outstanding_to_income"
+INCOME: Final = "monthly_income"
+SHOPS: Final = "shops_owned"
+SHOP_REVENUE: Final = "shop_revenue_365d"
+POLICY_FEATURES: Final = (TENURE, ORDERS, OWED, OWED_TO_INCOME, INCOME, SHOPS, SHOP_REVENUE)
+_SOLD_DAYS: Final = "_days_since_sold"  # days from the latest counterfeit sold to as-of
+
+REASON_COLUMNS: Final = reason_columns(N_REASONS)
+DECISION_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "person_id": pl.String(),
+    "product": pl.String(),
+    "decision": pl.String(),
+    "limit": pl.Int64(),  # loans: the amount approved (or offered to a referee)
+    "deposit_waived": pl.String(),  # rentals: full, half
+    "failed_rules": pl.String(),  # rule codes joined by ';', null when none failed
+    **{c: pl.String() for c in REASON_COLUMNS},
+    "score": pl.Int64(),
+    "band": pl.String(),
+    "as_of": pl.String(),
+    "model_sha256": pl.String(),
+    "policy_sha256": pl.String(),
+}
+DECISION_COLUMNS: Final = list(DECISION_SCHEMA)
+
+
+def model_sha256(folder: ModelFolder) -> str:
+    """The manifest's seal: the SHA-256 of its text, which lists every file's."""
+    seal = folder.manifest.get("manifest_sha256")
+    if not isinstance(seal, str):
+        raise ModelError("manifest.json carries no seal", where=str(folder.path))
+    return seal
+
+
+def absent_features(folder: ModelFolder, policy: Policy) -> list[str]:
+    """The features the policy's rules read that the folder does not hold (a table
+    was missing at build): every person then fails the rules that need them."""
+    names = set(_scan(folder, FEATURES_FILE).collect_schema().names())
+    needed: list[str] = []
+    for p in policy.products.values():
+        if p.min_tenure_days is not None:
+            needed.append(TENURE)
+        if p.min_orders_365d is not None:
+            needed.append(ORDERS)
+        if p.max_outstanding_to_income is not None:
+            needed += [OWED, OWED_TO_INCOME]
+    return [n for n in dict.fromkeys(needed) if n not in names]
+
+
+def decide(
+    folder: ModelFolder,
+    policy: Policy,
+    products: Sequence[str] | None = None,
+    person_ids: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """The decisions (``DECISION_SCHEMA``) of everyone in the folder, or of those of
+    ``person_ids`` it holds (an id it does not hold gives no row), for each product
+    (all of the policy's when None): a row per person and product, persons in the
+    folder's order, products in the order asked. The same folder and policy give
+    the same frame, byte for byte."""
+    chosen = policy.select(products)
+    people = _people(folder, person_ids)
+    parts = [
+        _decisions(people, product).with_columns(pl.lit(i, pl.UInt32).alias("_product"))
+        for i, product in enumerate(chosen)
+    ]
+    decided = pl.concat(parts).sort(["_row", "_product"])
+    adverse = decided.filter(pl.col("decision") != APPROVE).get_column("person_id").unique()
+    reasons = _reasons(folder, adverse)
+    out = decided.join(reasons, on="person_id", how="left", maintain_order="left").with_columns(
+        pl.when(pl.col("decision") != APPROVE).then(pl.col(c)).alias(c) for c in REASON_COLUMNS
+    )
+    return out.select(
+        *(c for c in DECISION_COLUMNS if c not in ("as_of", "model_sha256", "policy_sha256")),
+        pl.lit(folder.as_of.isoformat(), pl.String).alias("as_of"),
+        pl.lit(model_sha256(folder), pl.String).alias("model_sha256"),
+        pl.lit(policy.sha256, pl.String).alias("policy_sha256"),
+    ).cast(DECISION_SCHEMA)  # type: ignore[arg-type]
+
+
+def strategy(folder: ModelFolder, policy: Policy, product: str) -> pl.DataFrame:
+    """What the cut-off does, on the folder's holdout persons (known outcome, not
+    trained on): for each cut-off (every 10 points of the scale, each band's
+    lower edge, and the product's own min_score), with every other rule of the
+    product as it is: how many are approved, the bad rate among the approved and
+    the declined, and (loans) the limits approved: exposure, and the part of it
+    lent to persons who went bad."""
+    (chosen,) = policy.select([product])
+    scores = _scan(folder, SCORES_FILE).collect_schema().names()
+    if "split" not in scores or "defaulted" not in scores:
+        raise ModelError("scores.parquet has no split or defaulted column", where=str(folder.path))
+    people = _people(folder, None, holdout=True)
+    if people.height == 0:
+        raise UsageError(
+            "the model folder has no holdout persons with a known outcome",
+            where=str(folder.path),
+            hint="a strategy needs outcomes: build with a defaulted column or --label records",
+        )
+    judged = _judge(people, chosen, every_band=True)
+    others_pass = ~_any([pl.col(f"_fail_{code}") for code in _hard_codes(chosen)])
+    limit = pl.col("_limit") if chosen.kind == "loan" else pl.lit(None, pl.Int64)
+    base = judged.select(
+        pl.col("score"),
+        (pl.col("defaulted") > 0).alias("bad"),
+        others_pass.alias("eligible"),
+        limit.alias("limit"),
+    )
+    low, high = BANDS[0].low, BANDS[-1].high
+    edges = {b.low: b.name for b in BANDS}
+    cutoffs = sorted({*range(low, high + 1, 10), *edges, chosen.min_score})
+    total = base.height
+    total_bad = int(base.get_column("bad").sum())
+    rows = []
+    for cut in cutoffs:
+        approved = base.filter(pl.col("eligible") & (pl.col("score") >= cut))
+        n = approved.height
+        bad = int(approved.get_column("bad").sum())
+        declined, declined_bad = total - n, total_bad - bad
+        loan = chosen.kind == "loan"
+        rows.append(
+            (
+                chosen.name,
+                cut,
+                edges.get(cut),
+                cut == chosen.min_score,
+                total,
+                n,
+                n / total,
+                bad / n if n else None,
+                declined_bad / declined if declined else None,
+                int(approved.get_column("limit").sum()) if loan else None,
+                int(approved.filter(pl.col("bad")).get_column("limit").sum()) if loan else None,
+            )
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "product": pl.String,
+            "cutoff": pl.Int64,
+            "band_edge": pl.String,
+            "policy_cutoff": pl.Boolean,
+            "persons": pl.Int64,
+            "approved": pl.Int64,
+            "approval_rate": pl.Float64,
+            "bad_rate_approved": pl.Float64,
+            "bad_rate_declined": pl.Float64,
+            "exposure": pl.Int64,
+            "exposure_bad": pl.Int64,
+        },
+        orient="row",
+    )
+
+
+# ------------------------------------------------------------------ reading the folder
+
+
+def _scan(folder: ModelFolder, name: str) -> pl.LazyFrame:
+    return pl.scan_parquet(folder.files[name].source())
+
+
+def _collect(folder: ModelFolder, name: str, lf: pl.LazyFrame) -> pl.DataFrame:
+    try:
+        return lf.collect()
+    except pl.exceptions.PolarsError as exc:
+        raise ModelError(f"{name} is corrupt: {exc}", where=str(folder.path)) from None
+
+
+_FEW: Final = 10_000  # ids looked up in the Parquet file (its statistics skip row
+# groups: one person in a million is read in a blink); more are read whole and
+# joined, which for hundreds of thousands is several times faster
+
+
+def _rows_of(
+    folder: ModelFolder, name: str, lf: pl.LazyFrame, ids: pl.Series | None
+) -> pl.DataFrame:
+    """The rows of ``lf`` (a scan of ``name``) whose person_id is in ``ids`` (all for None)."""
+    if ids is None:
+        return _collect(folder, name, lf)
+    if len(ids) <= _FEW:
+        return _collect(folder, name, lf.filter(pl.col("person_id").is_in(ids.implode())))
+    found = _collect(folder, name, lf)
+    return found.join(ids.to_frame(), on="person_id", how="semi", maintain_order="left")
+
+
+def _people(
+    folder: ModelFolder, person_ids: Sequence[str] | None, *, holdout: bool = False
+) -> pl.DataFrame:
+    """One row per person: the score, band, outcome and everything the rules read,
+    in the folder's order (``_row``)."""
+    scores = _scan(folder, SCORES_FILE)
+    names = scores.collect_schema().names()
+    extra = [c for c in ("split", "defaulted") if c in names]
+    scores = scores.select("person_id", "score", "band", *extra).with_row_index("_row")
+    if holdout:
+        scores = scores.filter((pl.col("split") == "holdout") & pl.col("defaulted").is_not_null())
+    wanted = None if person_ids is None else pl.Series(list(person_ids), dtype=pl.String).unique()
+    people = _rows_of(folder, SCORES_FILE, scores, wanted)
+    # everyone, or only those found (a strategy's holdout, the ids asked for)
+    ids = None if person_ids is None and not holdout else people.get_column("person_id")
+
+    features = _scan(folder, FEATURES_FILE)
+    held = [n for n in POLICY_FEATURES if n in features.collect_schema().names()]
+    features = features.select("person_id", *(pl.col(n).cast(pl.Float64) for n in held))
+    sold = _rows_of(
+        folder,
+        EVENTS_FILE,
+        _scan(folder, EVENTS_FILE).filter(
+            (pl.col("event") == SOLD) & (pl.col("date") < folder.as_of)
+        ),
+        ids,
+    )
+    latest_sold = sold.group_by("person_id").agg(
+        (pl.lit(folder.as_of) - pl.col("date").max()).dt.total_days().alias(_SOLD_DAYS)
+    )
+    return (
+        people.join(
+            _rows_of(folder, FEATURES_FILE, features, ids),
+            on="person_id",
+            how="left",
+            maintain_order="left",
+        )
+        .join(latest_sold, on="person_id", how="left", maintain_order="left")
+        .with_columns(pl.lit(None, pl.Float64).alias(n) for n in POLICY_FEATURES if n not in held)
+    )
+
+
+def _reasons(folder: ModelFolder, ids: pl.Series) -> pl.DataFrame:
+    points = _rows_of(folder, POINTS_FILE, _scan(folder, POINTS_FILE), ids)
+    return lowering_codes(points, folder.specs, N_REASONS)
+
+
+# ------------------------------------------------------------------ the rules
+
+
+def _any(conditions: list[pl.Expr]) -> pl.Expr:
+    return pl.any_horizontal(conditions) if conditions else pl.lit(False)
+
+
+def _hard_codes(product: Product) -> list[str]:
+    """The codes of the rules that decline whatever the score (all but min_score)."""
+    return [r.code for r in product.rules() if r.code != MIN_SCORE]
+
+
+def _limit(product: Product) -> pl.Expr:
+    """The loan limit of each person's band and capacity (see policy.LoanLimit)."""
+    spec = product.limit
+    assert spec is not None
+    base = pl.col("band").replace_strict(spec.base, default=0.0, return_dtype=pl.Float64)
+    capacity = pl.col(INCOME)
+    if spec.capacity == "income_or_shop":
+        seller = (pl.col(SHOPS).fill_null(0) > 0) & pl.col(SHOP_REVENUE).is_not_null()
+        capacity = pl.when(seller).then(pl.col(SHOP_REVENUE) / 12).otherwise(capacity)
+    # base * capacity first, then / reference: 1000 * 900 / 3000 is exactly 300
+    raw = (base * capacity / spec.reference).clip(base * spec.min_term, base * spec.max_term)
+    raw = raw.fill_null(base * spec.min_term)
+    # rounded down to the step; the relative hair absorbs the float error of the
+    # product and quotient, so an exact multiple never falls a step short
+    steps = (raw / spec.step * (1 + 1e-12)).floor()
+    return (steps * spec.step).clip(upper_bound=spec.cap).cast(pl.Int64)
+
+
+def _judge(people: pl.DataFrame, product: Product, *, every_band: bool = False) -> pl.DataFrame:
+    """``people`` with a ``_fail_<code>`` column per rule, ``_limit`` and ``_waiver``.
+
+    The limit and waiver rules judge the bands the product can approve or refer
+    in, or every band (``every_band``: a strategy moves the cut-off)."""
+    score = pl.col("score")
+    reachable = pl.lit(True) if every_band else score >= product.lowest_reachable
+    fails: dict[str, pl.Expr] = {MIN_SCORE: score < product.min_score}
+    if product.no_counterfeit_sold_days is not None:
+        fails[COUNTERFEIT_SOLD] = (
+            pl.col(_SOLD_DAYS) <= product.no_counterfeit_sold_days
+        ).fill_null(False)
+    if product.min_tenure_days is not None:
+        fails[MIN_TENURE] = (pl.col(TENURE) < product.min_tenure_days).fill_null(True)
+    if product.min_orders_365d is not None:
+        fails[MIN_ORDERS] = pl.col(ORDERS).fill_null(0) < product.min_orders_365d
+    if product.max_outstanding_to_income is not None:
+        owes = pl.col(OWED).fill_null(0) > 0
+        fails[MAX_OUTSTANDING] = (
+            pl.col(OWED_TO_INCOME) > product.max_outstanding_to_income
+        ).fill_null(owes)
+    extra: list[pl.Expr] = []
+    if product.limit is not None:
+        extra.append(_limit(product).alias("_limit"))
+        fails[MIN_LIMIT] = reachable & (pl.col("_limit") < product.limit.minimum)
+    else:
+        extra.append(pl.lit(None, pl.Int64).alias("_limit"))
+    if product.deposit_waived is not None:
+        waiver = pl.col("band").replace_strict(
+            product.deposit_waived, default="none", return_dtype=pl.String
+        )
+        extra.append(waiver.alias("_waiver"))
+        fails[NO_WAIVER] = reachable & (pl.col("_waiver") == "none")
+    else:
+        extra.append(pl.lit(None, pl.String).alias("_waiver"))
+    return people.with_columns(extra).with_columns(
+        expr.alias(f"_fail_{code}") for code, expr in fails.items()
+    )
+
+
+def _decisions(people: pl.DataFrame, product: Product) -> pl.DataFrame:
+    judged = _judge(people, product)
+    codes = [r.code for r in product.rules()]
+    hard = _any([pl.col(f"_fail_{c}") for c in _hard_codes(product)])
+    score = pl.col("score")
+    refer = product.refer
+    in_refer = pl.lit(False) if refer is None else (score >= refer.low) & (score <= refer.high)
+    decision = (
+        pl.when(hard)
+        .then(pl.lit(DECLINE))
+        .when(score >= product.min_score)
+        .then(pl.lit(APPROVE))
+        .when(in_refer)
+        .then(pl.lit(REFER))
+        .otherwise(pl.lit(DECLINE))
+    )
+    failed = pl.concat_str(
+        [pl.when(pl.col(f"_fail_{c}")).then(pl.lit(c)) for c in codes],
+        separator=";",
+        ignore_nulls=True,
+    )
+    offered = pl.col("decision") != DECLINE
+    return judged.select(
+        "_row",
+        "person_id",
+        pl.lit(product.name, pl.String).alias("product"),
+        decision.alias("decision"),
+        "score",
+        "band",
+        "_limit",
+        "_waiver",
+        pl.when(failed != "").then(failed).alias("failed_rules"),
+    ).select(
+        "_row",
+        "person_id",
+        "product",
+        "decision",
+        pl.when(offered).then(pl.col("_limit")).alias("limit"),
+        pl.when(offered).then(pl.col("_waiver")).alias("deposit_waived"),
+        "failed_rules",
+        "score",
+        "band",
+    )
