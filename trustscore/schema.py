@@ -118,7 +118,11 @@ class Table:
 
 
 EMPLOYMENT = ("employed", "self_employed", "student", "unemployed", "retired", "other")
+# a settled order's status (the sample generator draws these, by position)
 TXN_STATUS = ("completed", "refunded", "cancelled", "disputed", "chargeback")
+# placed, not settled yet: an order, never a completed sale or a refund. Last among
+# the allowed values, so the codes of the others stay what they were
+TXN_PENDING = "pending"
 PAYMENT_METHOD = ("balance", "card", "credit", "installment")
 SHIPMENT_STATUS = ("delivered", "in_transit", "returned", "refused", "lost")
 RETURN_REASON = ("damaged", "not_as_described", "counterfeit", "changed_mind", "other")
@@ -179,7 +183,13 @@ TRANSACTIONS = Table(
             min_exclusive=True,
             max_value=MAX_AMOUNT,
         ),
-        Column("status", Kind.CHOICE, required=True, values=TXN_STATUS),
+        Column(
+            "status",
+            Kind.CHOICE,
+            required=True,
+            values=(*TXN_STATUS, TXN_PENDING),
+            meaning="pending = placed, not settled yet",
+        ),
         Column("payment_method", Kind.CHOICE, values=PAYMENT_METHOD),
         Column("category", Kind.STRING),
         Column("counterfeit", Kind.BOOL, meaning="the item was confirmed counterfeit"),
