@@ -269,7 +269,7 @@ def test_consumers_only_folder(make_folder: FolderMaker) -> None:
     assert any("no logistics data" in n.text for n in report.notes)
     result = runner.invoke(app, ["validate", str(folder), "--format", "csv"])
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "table,file,rows,problems\nconsumers,consumers.csv,3,0\n"
+    assert result.stdout == "table,file,rows,problems,warnings\nconsumers,consumers.csv,3,0,0\n"
     assert "no transactions data" in result.stderr
 
 
@@ -342,3 +342,44 @@ def test_every_check_names_the_line_after_blank_lines_and_multiline_fields(
         (6, "duplicate_key", "a unique merchant_id (already on line 2)"),
         (7, "dangling_reference", "a person_id of consumers.csv"),
     ]
+
+
+# ------------------------------------------------------------ pending orders
+
+
+def test_a_pending_order_is_an_order_never_a_sale_or_refund(make_folder: FolderMaker) -> None:
+    from trustscore.features import compute_features
+
+    # P1 has T1 (completed, credit at M1) and T2 (40 by card at M2, unverified)
+    as_of = dt.date(2025, 8, 1)
+    pending = _replace(TRANSACTIONS, "40,completed", "40, Pending ")  # any case, spaces
+    got = {}
+    for name, text in (("completed", TRANSACTIONS), ("pending", pending)):
+        tables, report = read_folder(make_folder(transactions=text))
+        assert report.warnings == []
+        result = compute_features(tables, as_of)
+        got[name] = result.frame.filter(pl.col("person_id") == "P1").row(0, named=True)
+    assert tables.transactions is not None
+    assert tables.transactions["status"].to_list() == ["completed", "pending", "refunded"]
+    p, c = got["pending"], got["completed"]
+    orders = [n for n in p if n.startswith("orders_")]
+    assert orders and all(p[n] == c[n] for n in orders)  # counted as an order
+    assert (p["orders_365d"], c["orders_365d"]) == (2, 2)
+    # never a completed sale: no spend, no share of spending
+    assert (p["spend_365d"], c["spend_365d"]) == (120.5, 160.5)
+    assert (p["avg_order_value_365d"], c["avg_order_value_365d"]) == (120.5, 160.5 / 2)
+    assert p["own_funds_share_365d"] == 0.0 < c["own_funds_share_365d"]
+    assert p["verified_shop_share_365d"] == 1.0 > c["verified_shop_share_365d"]
+    # never a refund, dispute or chargeback
+    assert p["refund_rate_365d"] == 0.0
+    assert p["disputes_filed_365d"] == p["chargebacks_filed_365d"] == 0
+
+
+def test_a_status_outside_the_contract_is_one_line_naming_it(make_folder: FolderMaker) -> None:
+    folder = make_folder(transactions=_replace(TRANSACTIONS, "40,completed", "40,on_hold"))
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[0] == (
+        "error: 'on_hold': one of completed, refunded, cancelled, disputed, chargeback, "
+        "pending (transactions.csv, line 3, column status)"
+    )

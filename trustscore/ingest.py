@@ -60,6 +60,8 @@ from trustscore.schema import (
     Table,
     passthrough_number,
 )
+from trustscore.unlikely import DataWarning, link_column
+from trustscore.unlikely import find as find_unlikely
 
 MAX_SHOWN = 20  # problems kept per file; the rest are only counted
 # Internal column names start with a NUL, which no header may hold (names with
@@ -96,7 +98,8 @@ class TableReport:
 
 @dataclass
 class Report:
-    """What validation found: tables, row counts, problems (capped per file), notes."""
+    """What validation found: tables, row counts, problems (capped per file),
+    warnings (legal but unlikely rows, per rule: ``unlikely``), notes."""
 
     tables: list[TableReport] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -106,10 +109,25 @@ class Report:
     # a problem no dropped row can mend (a header, a file that is not CSV text):
     # it stops the command even under --lenient
     fatal: bool = False
+    # the rules that caught rows, in the order of unlikely.RULES; empty under
+    # strict, where those rows are problems instead
+    warnings: list[DataWarning] = field(default_factory=list)
+    unlikely_problems: int = 0  # problems that are unlikely rows, under strict
 
     @property
     def total_problems(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def total_warnings(self) -> int:
+        return sum(w.count for w in self.warnings)
+
+    def warning_counts(self) -> dict[str, int]:
+        """Warned rows per file, for every file that has any."""
+        out: dict[str, int] = {}
+        for w in self.warnings:
+            out[w.file] = out.get(w.file, 0) + w.count
+        return out
 
     def add(self, problem: Problem, *, fatal: bool = False) -> None:
         n = self.counts.get(problem.file, 0)
@@ -134,6 +152,8 @@ class Report:
             if self.fatal
             else "fix the rows named above, or pass --lenient to drop them and go on"
         )
+        if self.unlikely_problems and not self.fatal:
+            hint = strict_hint(self, hint)
         exc = DataError(
             f"{n} problem{'s' if n != 1 else ''} in the input data ({files})",
             hint=hint,
@@ -142,6 +162,13 @@ class Report:
         )
         exc.report = self
         return exc
+
+
+def strict_hint(report: Report, hint: str) -> str:
+    """The hint for problems of which some are unlikely rows (``strict``)."""
+    if report.unlikely_problems == report.total_problems:  # --lenient would not help
+        return "fix the rows named above, or leave out --strict to take them as warnings"
+    return hint + " (without --strict, unlikely rows are only warnings)"
 
 
 class _Fatal(Exception):
@@ -1044,6 +1071,7 @@ def read_folder(
     folder: Path | str,
     *,
     lenient: bool = False,
+    strict: bool = False,
     stdin: BinaryIO | None = None,
 ) -> tuple[DataTables, Report]:
     """Read and check a data folder. ``-`` reads consumers.csv from stdin.
@@ -1053,6 +1081,11 @@ def read_folder(
     report instead. A missing or empty consumers.csv is always an error, and so
     is a file that cannot be read as a table (not CSV text, a broken header,
     a quote never closed): ``lenient`` drops rows, never tables or columns.
+
+    Rows that are legal but unlikely (``unlikely.RULES``) are ``report.warnings``,
+    one per rule with its count and first examples; they are checked even when
+    there are problems, and are on the report the DataError carries. ``strict``
+    makes them problems instead, which stop the command even when ``lenient``.
     """
     report = Report()
     if str(folder) != STDIN and not Path(folder).is_dir():
@@ -1095,7 +1128,9 @@ def read_folder(
     for got in reads.values():
         _drop(got, got.bad_rows, report)
     _check_references(reads, report, lenient)
-    if report.fatal or (not lenient and report.total_problems) or consumers is None:
+    _check_unlikely(reads, report, strict=strict)
+    stop = report.fatal or report.unlikely_problems or (not lenient and report.total_problems)
+    if stop or consumers is None:
         raise report.error()
     emptied = [g for g in reads.values() if g.report.rows > 0 and g.frame.height == 0]
     if emptied:
@@ -1123,10 +1158,10 @@ def read_folder(
 
     def frame(name: str) -> pl.DataFrame | None:
         got = reads.get(name)
-        return None if got is None else got.frame.drop(_ROW)
+        return None if got is None else _handed_on(got.frame)
 
     tables = DataTables(
-        consumers=consumers.frame.drop(_ROW),
+        consumers=_handed_on(consumers.frame),
         merchants=frame("merchants"),
         transactions=frame("transactions"),
         logistics=frame("logistics"),
@@ -1147,6 +1182,11 @@ _ABSENT = {
 }
 
 
+def _handed_on(frame: pl.DataFrame) -> pl.DataFrame:
+    """A table without the internal columns (each named with a leading NUL)."""
+    return frame.select(c for c in frame.columns if not c.startswith("\x00"))
+
+
 def _drop(got: _Read, rows: pl.DataFrame, report: Report) -> None:
     """Drop rows (``_ROW``, rule) from a table, counting them per rule."""
     if rows.height == 0:
@@ -1158,20 +1198,57 @@ def _drop(got: _Read, rows: pl.DataFrame, report: Report) -> None:
     got.report.kept = got.frame.height
 
 
+def _check_unlikely(reads: dict[str, _Read], report: Report, *, strict: bool) -> None:
+    """Rows that are legal but unlikely, in the rows handed on: warnings, or under
+    ``strict`` problems. Those stop the command even under --lenient, which drops
+    what breaks the contract: an unlikely row is the analyst's to judge, and
+    dropping a person for a late signup would take all their orders with them."""
+    tables = {name: got.frame for name, got in reads.items()}
+    if "transactions" not in tables:
+        tables.pop("logistics", None)  # ignored without the orders it ships
+    found = find_unlikely(tables, _ROW)
+    if not strict:
+        report.warnings = [f.warning(_ROW) for f in found]
+        return
+    for f in found:
+        _add_counted(report, f.problems(_ROW, MAX_SHOWN), f.count)
+        report.unlikely_problems += f.count
+
+
+def _add_counted(report: Report, problems: list[Problem], total: int) -> None:
+    """``total`` problems of one file, of which ``problems`` are the first."""
+    for p in problems:
+        report.add(p)
+    if problems and total > len(problems):
+        report.counts[problems[0].file] += total - len(problems)
+
+
 def _strictly_increasing(s: pl.Series) -> bool:
     """Sorted and unique, checked in one vectorised pass (no hashing)."""
     return s.len() < 2 or bool((s.slice(1) > s.slice(0, s.len() - 1)).all())
 
 
-def _dangling(frame: pl.DataFrame, column: str, keys: pl.Series) -> pl.DataFrame:
-    """Rows (``_ROW``, value) whose non-null ``column`` is not among ``keys``."""
+def _dangling(
+    frame: pl.DataFrame, column: str, keys: pl.Series
+) -> tuple[pl.DataFrame, pl.Series | None]:
+    """Rows (``_ROW``, value) whose non-null ``column`` is not among ``keys`` (which
+    are unique); and, when ``column`` has no nulls, each row's position in
+    ``keys`` (null where it dangles), so that later lookups need no search."""
     values = frame.select(pl.col(_ROW), pl.col(column)).filter(pl.col(column).is_not_null())
+    whole = values.height == frame.height
     if _strictly_increasing(keys) and keys.len():
         # binary search into sorted keys beats building a hash table of millions
         at = keys.search_sorted(values.get_column(column), side="left")
-        hit = keys.gather(at.clip(0, keys.len() - 1)) == values.get_column(column)
-        return values.filter(~hit)
-    return values.join(keys.alias(column).to_frame(), on=column, how="anti").sort(_ROW)
+        at = at.clip(0, keys.len() - 1)
+        hit = keys.gather(at) == values.get_column(column)
+        positions = pl.select(pl.when(pl.lit(hit)).then(pl.lit(at))).to_series() if whole else None
+        return values.filter(~hit), positions
+    if not whole:
+        return values.join(keys.alias(column).to_frame(), on=column, how="anti").sort(_ROW), None
+    # one join finds both; the row index survives the hash join (anti would lose it)
+    index = keys.alias(column).to_frame().with_row_index("at")
+    found = values.join(index, on=column, how="left", maintain_order="left")
+    return found.filter(pl.col("at").is_null()).drop("at"), found.get_column("at")
 
 
 def _check_references(reads: dict[str, _Read], report: Report, lenient: bool) -> None:
@@ -1187,7 +1264,11 @@ def _check_references(reads: dict[str, _Read], report: Report, lenient: bool) ->
             target = reads.get(target_table)
             if target is None:
                 continue
-            dangling = _dangling(got.frame, col.name, target.frame.get_column(target_col))
+            dangling, positions = _dangling(
+                got.frame, col.name, target.frame.get_column(target_col)
+            )
+            if positions is not None:  # kept in step with the rows, whatever is dropped
+                got.frame = got.frame.with_columns(positions.alias(link_column(col.name)))
             expected = f"a {target_col} of {target.table.filename}"
             report.extend(
                 got.table.filename,
