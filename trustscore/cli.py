@@ -414,26 +414,31 @@ def validate(
             help="The data folder (or - for consumers.csv on stdin).", metavar="DATA_DIR"
         ),
     ],
+    strict: StrictOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
     """Check a data folder against the contract.
 
-    Prints each table's rows and problems; every problem goes to stderr, one
-    line naming file, line, column and value. Exit 0 when clean, 3 when not.
+    Prints each table's rows, problems and warnings; every problem goes to
+    stderr, one line naming file, line, column and value. Warnings are rows
+    that are legal but unlikely (a parcel delivered before it was shipped),
+    listed per rule with up to 5 examples; they never stop a command, unless
+    --strict makes them problems. Exit 0 when clean, 3 when not.
 
     \b
     Example:
       trustscore validate sample_data
+      trustscore validate --strict sample_data
       trustscore validate - < consumers.csv
     """
     from trustscore import render
-    from trustscore.ingest import Report, read_folder
+    from trustscore.ingest import Report, read_folder, strict_hint
 
     out = Output(fmt, output)
     failure: DataError | None = None
     try:
-        _, report = read_folder(data_dir)
+        _, report = read_folder(data_dir, strict=strict)
     except DataError as exc:
         if not isinstance(exc.report, Report):
             raise
@@ -444,19 +449,39 @@ def validate(
                 "fix the rows named above, or pass --lenient to features, build or score "
                 "to drop them and go on"
             )
+            if report.unlikely_problems:
+                failure.hint = strict_hint(report, failure.hint)
     for note in report.notes:
         render.print_note(note.text)
+    for warning in report.warnings:  # each rule: its count, then its first examples
+        render.print_warning(warning.describe())
+        for example in warning.examples:
+            render.print_warning("  " + example.describe())
+        if warning.count > len(warning.examples):
+            render.print_warning(f"  and {warning.count - len(warning.examples):,} more")
+    warned = report.warning_counts()
     frame = pl.DataFrame(
         {
             "table": [t.name for t in report.tables],
             "file": [t.file for t in report.tables],
             "rows": [t.rows for t in report.tables],
             "problems": [report.counts.get(t.file, 0) for t in report.tables],
+            "warnings": [warned.get(t.file, 0) for t in report.tables],
         },
-        schema={"table": pl.String, "file": pl.String, "rows": pl.Int64, "problems": pl.Int64},
+        schema={
+            "table": pl.String,
+            "file": pl.String,
+            "rows": pl.Int64,
+            "problems": pl.Int64,
+            "warnings": pl.Int64,
+        },
     )
+    verdict = "invalid" if failure else "valid"
+    if failure is None and report.warnings:
+        n = report.total_warnings
+        verdict += f", {n:,} warning{'s' if n != 1 else ''}"
     if failure is None or output is None:  # a file is written only for valid data
-        out.emit(frame, title=f"{data_dir}: {'invalid' if failure else 'valid'}")
+        out.emit(frame, title=f"{data_dir}: {verdict}")
     if failure is not None:
         _report(failure)
         raise typer.Exit(failure.exit_code)
