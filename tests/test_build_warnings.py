@@ -168,3 +168,28 @@ def test_warnings_in_the_csv_summary(nothing_to_learn: Path, tmp_path: Path) -> 
         pl.read_csv(result.stdout.encode()).filter(pl.col("section") == "warnings").iter_rows()
     )
     assert [r[1] for r in rows] == ["model_learned_nothing", "few_distinct_scores"]
+
+
+def test_validate_warnings_reach_the_build_summary(tmp_path: Path) -> None:
+    """A row that is legal but unlikely is counted in build's stderr and its JSON."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for f in SAMPLE_DATA.glob("*.csv"):
+        shutil.copy(f, folder / f.name)
+    lg = pl.read_csv(folder / "logistics.csv", infer_schema=False)
+    first = lg.get_column("shipped_at")[0]
+    lg.with_row_index().with_columns(
+        pl.when(pl.col("index") < 7)
+        .then(pl.lit("2019-01-01T00:00:00"))
+        .otherwise(pl.col("delivered_at"))
+        .alias("delivered_at")
+    ).drop("index").write_csv(folder / "logistics.csv")
+    assert first is not None
+    code, summary, stderr = _build(folder, tmp_path / "m")
+    assert code == 0, stderr
+    data = {w["rule"]: w for w in summary["data_warnings"]}  # type: ignore[attr-defined]
+    assert data["delivered_before_shipped"]["count"] == 7
+    assert len(data["delivered_before_shipped"]["examples"]) == 5
+    assert "delivered_before_shipped" in stderr
+    strict, _, stderr = _build(folder, tmp_path / "m2", "--strict")
+    assert strict == 3 and not (tmp_path / "m2").exists()

@@ -682,6 +682,8 @@ def build(
         )
     _notes(result.report, result.notes)
     _warn_protected(result.protected)
+    for data_warning in result.report.warnings:  # one line a rule; validate shows examples
+        render.print_warning(data_warning.describe() + "; see trustscore validate")
     for warning in result.warnings:
         render.print_warning(warning.text)
     if out.format is Format.TABLE:

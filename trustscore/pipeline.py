@@ -479,6 +479,8 @@ def _build(
 
     warnings = build_warnings(metrics, scored.scores, learn, outcome, prepared.report)
     metrics["warnings"] = [w.as_dict() for w in warnings]
+    # validate's warnings (rows legal but unlikely), each rule with its examples
+    metrics["data_warnings"] = [w.as_record() for w in prepared.report.warnings]
     if strict and warnings:
         first = warnings[0]
         raise DataError(
