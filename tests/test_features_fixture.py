@@ -43,6 +43,15 @@ EXPECTED: dict[str, list[float | None]] = {
     # A is overdue at as-of: 0 days; D last behind on 2025-01-10:
     # 21+28+31+30+31+30+1 = 172
     "days_since_late": [0, N, N, 172],
+    # the whole history remembers what the window forgets: A's T1, due 2024-03-31 and
+    # repaid a day early, is A's only bill on time; delays 0, 41, 120, 17 (D: 10)
+    "on_time_share_lifetime": [1 / 4, N, N, 0.0],
+    "days_late_mean_lifetime": [(0 + 41 + 120 + 17) / 4, N, N, 10],
+    "late_bills_lifetime": [3, 0, 0, 1],  # A: T2, T3, T4; D: T14
+    "bills_30plus_late_lifetime": [2, 0, 0, 0],  # T2, T3
+    # A's first bill (T1) fell due 2024-03-31: 1 + 275 (Apr-Dec) + 181 (Jan-Jun) = 457;
+    # D's (T14) 2024-12-31: 182
+    "days_since_first_bill": [457, N, N, 182],
     # ---------------------------------------------------------------- behaviour
     # A's orders before as-of: T1 (before the window), T2, T3, T4, T5, T6, T7 (T8 after)
     "orders_30d": [2, 1, 0, 1],  # A: T5, T6; B: T9; D: T11 at 2025-06-01T00:00 exactly
@@ -62,6 +71,11 @@ EXPECTED: dict[str, list[float | None]] = {
     "refund_rate_365d": [1 / 6, 0.0, N, 0.0],  # A: T6
     "disputes_filed_365d": [0, 0, 0, 0],
     "chargebacks_filed_365d": [0, 0, 0, 2],  # D: T11, T15
+    # every order before as-of: A T1..T7 (7), B T9 T10 (2), D T11..T15 (5, T13 too)
+    "spend_lifetime": [100 + 690, 120, 0, 10 + 115],
+    "cancel_rate_lifetime": [0.0, 1 / 2, N, 0.0],  # B: T10
+    "dispute_rate_lifetime": [0.0, 0.0, N, 0.0],
+    "chargeback_rate_lifetime": [0.0, 0.0, N, 2 / 5],  # D: T11, T15
     # shipments of orders in the window, outcome as known at as-of:
     # A: S1 delivered, S2 delivered, S3 returned (changed mind), S4 in transit (delivered
     #    only on 07-02), S5 returned (counterfeit), S6 delivered -> received 5
@@ -69,6 +83,8 @@ EXPECTED: dict[str, list[float | None]] = {
     "return_rate_365d": [2 / 5, N, N, 1 / 1],
     "changed_mind_return_rate_365d": [1 / 5, N, N, 0.0],
     "refused_delivery_rate_365d": [0 / 5, N, N, 1 / 2],
+    # every parcel: as above, and D's S10 (delivered 2024-07-02) too
+    "refused_delivery_rate_lifetime": [0 / 5, N, N, 1 / 3],
     # ---------------------------------------------------------------- capacity
     "monthly_income": [2000, N, 0, 1500],
     "spend_to_income_365d": [690 / (12 * 2000), N, N, 115 / (12 * 1500)],

@@ -95,6 +95,14 @@ def _spec(name: str) -> FeatureSpec:
         ("days_since_late", None, "No late repayment on record"),
         ("on_time_share_365d", math.nan, "No credit bills fell due in the last 12 months"),
         ("shops_owned", None, "shops owned: no data"),
+        (
+            "late_bills_lifetime",
+            1.0,
+            "1 credit bill ever repaid late or left unpaid past their due date",
+        ),
+        ("bills_30plus_late_lifetime", 3.0, "3 credit bills ever 30+ days late"),
+        ("on_time_share_lifetime", None, "No credit bill has fallen due yet"),
+        ("cancel_rate_lifetime", 0.004, "0.4% of all orders cancelled"),
     ],
 )
 def test_render_sentence(name: str, value: object, text: str) -> None:

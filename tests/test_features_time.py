@@ -107,3 +107,20 @@ def test_a_day_earlier_forgets_that_day() -> None:
     d = early.frame.filter(pl.col("person_id") == "D")
     assert d.get_column("chargebacks_filed_365d").item() == 1.0  # T15 only
     assert d.get_column("orders_90d").item() == 1.0  # T12 (2025-05-01); T15 is 03-01
+    # and the whole history too: T13, T14, T15 (charged back), T12
+    assert d.get_column("chargeback_rate_lifetime").item() == 1 / 4
+
+
+def test_the_whole_history_reaches_back_past_the_windows() -> None:
+    # as of 2030: every event is years old, out of every window but not forgotten
+    late = compute_features(make_tables(CONSUMERS, MERCHANTS, TRANSACTIONS, LOGISTICS),
+                            dt.date(2030, 1, 1)).frame  # fmt: skip
+    a = late.filter(pl.col("person_id") == "A")
+    assert a.get_column("credit_bills_due_365d").item() == 0.0
+    assert a.get_column("orders_365d").item() == 0.0
+    # 5 bills due: T1 on time; T2 41 days late, T4 21 (its 2025-07-05 repayment known
+    # now); T3 and T5 never repaid, years late
+    assert a.get_column("on_time_share_lifetime").item() == 1 / 5
+    assert a.get_column("late_bills_lifetime").item() == 4.0
+    assert a.get_column("bills_30plus_late_lifetime").item() == 3.0  # T2, T3, T5
+    assert a.get_column("spend_lifetime").item() == 790.0 + 999.0  # T8 (2025-07-02) too

@@ -5,6 +5,9 @@ amount of their ``completed`` orders. Windows count back from as-of by the
 order's ``ts``. Shipment rates look at the shipments of orders placed in the
 last 365 days, with each shipment's outcome as known at as-of (see
 ``known``): a parcel still travelling at as-of is in no rate.
+
+The ``_lifetime`` features look at every order (or parcel) before as-of,
+however long ago.
 """
 
 from __future__ import annotations
@@ -101,6 +104,36 @@ def _orders(known: AsOfView) -> pl.LazyFrame:
     return per_person(known, found, ORDER_SPECS, zero)
 
 
+HISTORY_SPECS = (
+    FeatureSpec(
+        "spend_lifetime", BE, 0, "money", "Spent {value:,.2f} on the platform in all", table=T
+    ),
+    FeatureSpec(
+        "cancel_rate_lifetime", BE, 0, "share", "{value:.0%} of all orders cancelled", table=T
+    ),
+    FeatureSpec(
+        "dispute_rate_lifetime", BE, 0, "share", "{value:.0%} of all orders disputed", table=T
+    ),
+    FeatureSpec(
+        "chargeback_rate_lifetime", BE, +1, "share",
+        "{value:.0%} of all orders charged back", table=T,
+    ),
+)  # fmt: skip
+
+
+def _history(known: AsOfView) -> pl.LazyFrame:
+    assert known.orders is not None
+    status = pl.col("status")
+    orders = pl.len()
+    found = known.orders.group_by("pid").agg(
+        spend_lifetime=exact_sum(where(status == "completed", pl.col("amount"))),
+        cancel_rate_lifetime=share(count(status == "cancelled"), orders),
+        dispute_rate_lifetime=share(count(status == "disputed"), orders),
+        chargeback_rate_lifetime=share(count(status == "chargeback"), orders),
+    )
+    return per_person(known, found, HISTORY_SPECS, ["spend_lifetime"])
+
+
 SHIPMENT_SPECS = (
     FeatureSpec(
         "return_rate_365d", BE, 0, "share",
@@ -139,7 +172,27 @@ def _shipments(known: AsOfView) -> pl.LazyFrame:
     return per_person(known, found, SHIPMENT_SPECS)
 
 
+SHIPMENT_HISTORY_SPECS = (
+    FeatureSpec(
+        "refused_delivery_rate_lifetime", BE, +1, "share",
+        "{value:.0%} of all deliveries refused at the door", table=L,
+    ),
+)  # fmt: skip
+
+
+def _shipment_history(known: AsOfView) -> pl.LazyFrame:
+    assert known.shipments is not None
+    status = pl.col("status")
+    attempted = status.is_in(["delivered", "returned", "refused"])
+    found = known.shipments.group_by("pid").agg(
+        refused_delivery_rate_lifetime=share(count(status == "refused"), count(attempted)),
+    )
+    return per_person(known, found, SHIPMENT_HISTORY_SPECS)
+
+
 BLOCKS = (
     Block(ORDER_SPECS, _orders, requires=(T,)),
+    Block(HISTORY_SPECS, _history, requires=(T,)),
     Block(SHIPMENT_SPECS, _shipments, requires=(T, L)),
+    Block(SHIPMENT_HISTORY_SPECS, _shipment_history, requires=(T, L)),
 )

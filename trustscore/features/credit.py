@@ -12,6 +12,12 @@ Overdue bills are due and unpaid at as-of, whenever they fell due.
 ``days_since_late`` counts from the last day the person was behind: a late
 repayment's date, or as-of itself (0) while a bill is overdue; null if
 never late.
+
+The ``_lifetime`` features remember every bill that fell due before as-of,
+however long ago: a year holds too few bills to judge most people's
+conduct by, and an old default is still a default.
+``days_since_first_bill`` is how long the person has been repaying: days
+from the due date of their first bill to as-of.
 """
 
 from __future__ import annotations
@@ -62,6 +68,27 @@ SPECS = (
         "days_since_late", CH, -1, "days",
         "Last behind on a credit bill {value:,.0f} days ago", table=T,
     ),
+    FeatureSpec(
+        "on_time_share_lifetime", CH, -1, "share",
+        "{value:.0%} of all credit bills due so far repaid on time", table=T,
+    ),
+    FeatureSpec(
+        "days_late_mean_lifetime", CH, +1, "days",
+        "Average repayment delay over all credit bills: {value:,.1f} days", table=T,
+    ),
+    FeatureSpec(
+        "late_bills_lifetime", CH, +1, "bills",
+        "{value:,.0f} credit bills ever repaid late or left unpaid past their due date",
+        table=T,
+    ),
+    FeatureSpec(
+        "bills_30plus_late_lifetime", CH, +1, "bills",
+        "{value:,.0f} credit bills ever 30+ days late", table=T,
+    ),
+    FeatureSpec(
+        "days_since_first_bill", CH, 0, "days",
+        "First credit bill fell due {value:,.0f} days ago", table=T,
+    ),
 )  # fmt: skip
 
 
@@ -92,7 +119,7 @@ def bills(known: AsOfView) -> pl.LazyFrame:
 def _compute(known: AsOfView) -> pl.LazyFrame:
     b = bills(known)
     window = pl.col("due") & known.since_date(365, "due_date")
-    delay = pl.col("delay")
+    delay = pl.col("delay")  # null unless due: a lifetime aggregate of it takes every due bill
     overdue = pl.col("due") & pl.col("repaid_date").is_null()
     # the last day known to be behind: a late repayment's date, or as-of while overdue
     behind_on = (
@@ -114,6 +141,13 @@ def _compute(known: AsOfView) -> pl.LazyFrame:
             overdue_bills=count(overdue),
             overdue_amount=exact_sum(where(overdue, pl.col("amount"))),
             days_since_late=(pl.lit(known.as_of) - pl.col("behind_on").max()).dt.total_days(),
+            on_time_share_lifetime=share(count(delay == 0), count(pl.col("due"))),
+            days_late_mean_lifetime=delay.mean(),
+            late_bills_lifetime=count(delay > 0),
+            bills_30plus_late_lifetime=count(delay >= 30),
+            days_since_first_bill=(
+                pl.lit(known.as_of) - where(pl.col("due"), pl.col("due_date")).min()
+            ).dt.total_days(),
         )
     )
     zero = [
@@ -122,6 +156,8 @@ def _compute(known: AsOfView) -> pl.LazyFrame:
         "bills_60plus_late_365d",
         "overdue_bills",
         "overdue_amount",
+        "late_bills_lifetime",
+        "bills_30plus_late_lifetime",
     ]
     return per_person(known, found, SPECS, zero)
 

@@ -73,6 +73,8 @@ def registry() -> list[FeatureSpec]:
 
 
 _NO_BILLS = "No credit bills fell due in the last 12 months"
+_NO_BILLS_EVER = "No credit bill has fallen due yet"
+_NO_ORDERS_EVER = "No orders yet"
 _NO_ORDERS = "No orders in the last 12 months"
 _NO_PARCELS = "No parcels in the last 12 months"
 _NO_SHOP = "Runs no shop"
@@ -83,11 +85,18 @@ WHEN_UNKNOWN: dict[str, str] = {
     "days_late_max_365d": _NO_BILLS,
     "days_late_mean_365d": _NO_BILLS,
     "days_since_late": "No late repayment on record",
+    "on_time_share_lifetime": _NO_BILLS_EVER,
+    "days_late_mean_lifetime": _NO_BILLS_EVER,
+    "days_since_first_bill": _NO_BILLS_EVER,
     "avg_order_value_365d": "No completed orders in the last 12 months",
     "refund_rate_365d": _NO_ORDERS,
+    "cancel_rate_lifetime": _NO_ORDERS_EVER,
+    "dispute_rate_lifetime": _NO_ORDERS_EVER,
+    "chargeback_rate_lifetime": _NO_ORDERS_EVER,
     "return_rate_365d": _NO_PARCELS,
     "changed_mind_return_rate_365d": _NO_PARCELS,
     "refused_delivery_rate_365d": "No deliveries in the last 12 months",
+    "refused_delivery_rate_lifetime": "No deliveries yet",
     "monthly_income": _NO_INCOME,
     "employment": "Employment not stated",
     "spend_to_income_365d": _NO_INCOME,
@@ -106,7 +115,12 @@ WHEN_UNKNOWN: dict[str, str] = {
 }
 """What an empty value means, per feature: the card's sentence for it."""
 
-_WINDOWS = {"_30d": " (last 30 days)", "_90d": " (last 90 days)", "_365d": " (last 12 months)"}
+_WINDOWS = {
+    "_30d": " (last 30 days)",
+    "_90d": " (last 90 days)",
+    "_365d": " (last 12 months)",
+    "_lifetime": " (whole history)",
+}
 
 
 def describe(spec: FeatureSpec) -> str:
