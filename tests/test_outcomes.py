@@ -40,6 +40,8 @@ CASES: dict[str, tuple[float, list[tuple[str, str, str, str]]]] = {
     "cancelled": (math.nan, [("credit", "cancelled", "2025-03-01", "")]),
     "refunded": (math.nan, [("credit", "refunded", "2025-03-01", "")]),
     "card": (math.nan, [("card", "completed", "2025-03-01", "")]),
+    # placed, not settled: no debt yet, so no bill to be late on
+    "pending": (math.nan, [("credit", "pending", "2025-03-01", "")]),
     "one_of_two_late": (
         1,
         [

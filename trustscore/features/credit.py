@@ -1,7 +1,8 @@
 """Credit history: how a person repays what they buy on credit.
 
 A credit bill is a transaction paid by ``credit`` or ``installment`` that has
-a ``due_date`` and was neither cancelled nor refunded (either ends the debt).
+a ``due_date`` and was neither cancelled nor refunded (either ends the debt)
+nor pending (placed, not settled: no debt yet).
 A bill is due when its due date is before as-of. Its delay in days is
 ``repaid - due`` when repaid late before as-of, 0 when repaid on time, and
 ``as_of - due`` while it is still unpaid after its due date (a repayment on
@@ -97,7 +98,7 @@ def is_bill() -> pl.Expr:
     return (
         pl.col("payment_method").is_in(["credit", "installment"]).fill_null(False)
         & pl.col("due_date").is_not_null()
-        & ~pl.col("status").is_in(["cancelled", "refunded"])
+        & ~pl.col("status").is_in(["cancelled", "refunded", "pending"])
     )
 
 
