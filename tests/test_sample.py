@@ -260,3 +260,18 @@ def test_rejects_nonsense(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         generate(tmp_path, seed=-1)
     assert not re.search(r"\.csv", " ".join(p.name for p in tmp_path.iterdir()))
+
+
+def test_a_million_persons_stay_inside_the_contract_dates() -> None:
+    """The generator's tails must never leave the contract (a few of 1M persons had an
+    address_since before 1900, so `sample --persons 1000000` failed validation)."""
+    import datetime as dt
+
+    from trustscore.sample import _draw_persons, _rng
+    from trustscore.schema import FIRST_DATE, LAST_DATE
+
+    frame = _draw_persons(1_000_000, _rng(0, 0)).frame
+    for column in ("signup_date", "address_since"):
+        values = frame.get_column(column).cast(pl.Date).drop_nulls()
+        assert values.min() >= FIRST_DATE and values.max() <= LAST_DATE, column  # type: ignore[operator]
+    assert isinstance(FIRST_DATE, dt.date)

@@ -275,7 +275,9 @@ def _draw_persons(n: int, rng: np.random.Generator) -> _Persons:
     move_at = np.sort((mover << 32) | (move_at - _WINDOW_S)) & 0xFFFFFFFF
     move_at = move_at + _WINDOW_S
     first_address = move_start[:-1] + np.arange(n, dtype=np.int64)
-    stayed_years = rng.exponential(np.exp(1.2 + 0.5 * rel))
+    # at most 60 years at one address: the exponential's tail reached before 1900 (outside
+    # the contract's dates) for a few of a million persons
+    stayed_years = np.minimum(rng.exponential(np.exp(1.2 + 0.5 * rel)), 60.0)
     address_since = np.minimum(signup, _WINDOW_FIRST) - (stayed_years * 365.25).astype(np.int64)
     has_moved = n_moves > 0
     last_move = np.append(move_at, 0)[np.maximum(move_start[1:] - 1, 0)] // _DAY
