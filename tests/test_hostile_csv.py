@@ -578,3 +578,16 @@ def test_the_property_base_folder_builds(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     frame = pl.read_csv(folder / "consumers.csv")
     assert frame.height == _N
+
+
+@pytest.mark.parametrize("first", ["x^abc", "x\u00daz"])
+def test_a_first_field_that_looks_compressed_is_text(first: str, tmp_path: Path) -> None:
+    """Polars takes bytes starting "x^" (zlib) for compressed data; ingest reads them as
+    text, and line numbers stay right."""
+    (tmp_path / "consumers.csv").write_text(
+        f"person_id,defaulted\n{first},0\nB,7\n", encoding="utf-8"
+    )
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 3, result.output
+    assert "line 3, column defaulted" in result.stderr
+    assert "line 2" not in result.stderr

@@ -334,7 +334,7 @@ def _raw_lines(body: bytes, ncols: int, line: int, quoted: bool) -> pl.DataFrame
     else:
         fields = text.str.count_matches(",", literal=True)
         partial = pl.lit(False)
-    if b"\x1f" in body:  # the separator below would cut such a line: split it here
+    if b"\x1f" in body or _looks_compressed(body):  # split such lines here (see below)
         lines = body.decode("utf-8", errors="replace").split("\n")
         if lines[-1] == "":
             lines.pop()
@@ -769,11 +769,23 @@ def _exprs(
     return exprs + flags, len(exprs)
 
 
+_POLARS_DECOMPRESSES = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"x\x01", b"x^", b"x\x9c", b"x\xda")
+
+
+def _looks_compressed(body: bytes) -> bool:
+    """Polars decompresses bytes that start like gzip, zlib or zstd data; a piece of CSV
+    can start so by chance (a first field ``x^...``), and must be read as text."""
+    return body.startswith(_POLARS_DECOMPRESSES)
+
+
 def _scan(piece: _Piece, header: list[str]) -> pl.LazyFrame:
     """A piece's records as text, each with its line."""
     schema = {h: pl.String() for h in header} | {_OVERFLOW: pl.String()}
+    # a leading blank record keeps Polars from taking the bytes for compressed data;
+    # it is sliced off below, and the row numbers start one earlier to match
+    lead = 1 if _looks_compressed(piece.body) else 0
     lf = pl.scan_csv(
-        piece.body,
+        b"\n" + piece.body if lead else piece.body,
         has_header=False,
         schema=schema,
         missing_columns="insert",
@@ -781,9 +793,13 @@ def _scan(piece: _Piece, header: list[str]) -> pl.LazyFrame:
         truncate_ragged_lines=True,
         encoding="utf8-lossy",
         row_index_name=_ROW if piece.breaks is None else _IDX,
-        row_index_offset=piece.line if piece.breaks is None else 0,
+        row_index_offset=piece.line - lead if piece.breaks is None else 0,
         raise_if_empty=False,
     )
+    if lead:
+        lf = lf.slice(1)
+        if piece.breaks is not None:
+            lf = lf.with_columns(pl.col(_IDX) - 1)
     if piece.breaks is not None:
         rows, shifts = piece.breaks
         at = pl.lit(rows).search_sorted(pl.col(_IDX), side="right") - 1
