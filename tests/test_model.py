@@ -24,7 +24,7 @@ from trustscore.model import (
     to_matrix,
 )
 from trustscore.model_folder import META_FILE, MODEL_FILE
-from trustscore.params import ModelParams, Scale
+from trustscore.params import SMALL_DEVELOPMENT_ROWS, ModelParams, Scale
 from trustscore.scale import points
 from trustscore.splits import split_dev_holdout, split_es
 
@@ -225,19 +225,51 @@ def test_single_leaf_trees_go_to_the_bias(X_test: npt.NDArray[np.float32]) -> No
     assert abs(bias - m.base_margin_) > 1e-4  # the leaves did move the margin, into the bias
 
 
-def test_only_the_best_iteration_is_kept() -> None:
+def _fit_with_rounds(**params: Any) -> tuple[TrustModel, list[tuple[int, int]]]:
     rounds: list[tuple[int, int]] = []
     X, y = make_data(3000, seed=1)
     dev, _ = split_dev_holdout(y, seed=0)
     train, es = split_es(dev, y, seed=0, fraction=0.2)
-    p = ModelParams.from_dict({**FAST, "learning_rate": 0.5, "early_stopping_rounds": 5})
+    p = ModelParams.from_dict({**FAST, "learning_rate": 0.5, "early_stopping_rounds": 5, **params})
     m = TrustModel(SPECS, p, Scale()).fit(
         X[train], y[train], X[es], y[es], progress=lambda i, n: rounds.append((i, n))
     )
+    return m, rounds
+
+
+def test_without_refit_only_the_best_iteration_is_kept() -> None:
+    m, rounds = _fit_with_rounds(refit=False)
     assert m.n_trees == m.best_iteration_ + 1
+    assert m.es_best_iteration_ == m.best_iteration_
     # training ran on past the best round until patience ran out, then was cut back
     assert [i for i, _ in rounds] == list(range(1, m.best_iteration_ + 1 + 5 + 1))
     assert {n for _, n in rounds} == {200}
+
+
+def test_the_refit_learns_from_every_development_row() -> None:
+    m, rounds = _fit_with_rounds(refit=True)
+    kept, _ = _fit_with_rounds(refit=False)
+    es_rounds = m.es_best_iteration_ + 1
+    assert m.es_best_iteration_ == kept.best_iteration_ and m.best_score_ == kept.best_score_
+    # 1920 training rows stopped early, then 2400 development rows: 5/4 of the rounds
+    assert m.n_trees == m.best_iteration_ + 1 == math.floor(es_rounds * 2400 / 1920 + 0.5)
+
+    # the first tree's root covers every row: a quarter more rows than the early-stopped fit
+    def root_cover(model: TrustModel) -> float:
+        trees = json.loads(model.booster_.save_raw("json"))["learner"]["gradient_booster"]
+        return float(trees["model"]["trees"][0]["sum_hessian"][0])
+
+    assert 1.2 < root_cover(m) / root_cover(kept) < 1.3
+    # progress counts on through the refit and ends where it says it will
+    ran = es_rounds + 5
+    assert [i for i, _ in rounds] == list(range(1, ran + m.n_trees + 1))
+    assert {n for _, n in rounds[:ran]} == {200}
+    assert {n for _, n in rounds[ran:]} == {ran + m.n_trees}
+
+
+def test_the_refit_never_passes_the_most_rounds() -> None:
+    m, _ = _fit_with_rounds(refit=True, n_estimators=8, early_stopping_rounds=0)
+    assert m.es_best_iteration_ == 7 and m.n_trees == 8
 
 
 def test_early_stopping_off_keeps_every_round() -> None:
@@ -301,6 +333,7 @@ def test_save_load_round_trip(
     assert back.params == model.params
     assert back.scale == model.scale
     assert back.best_iteration_ == model.best_iteration_
+    assert back.es_best_iteration_ == model.es_best_iteration_
     assert np.array_equal(back.tree_group_, model.tree_group_)
     assert not list(tmp_path.glob("m/*.pkl"))
 
@@ -385,6 +418,14 @@ def test_load_with_specs_moved_to_another_dimension(saved: Path, tmp_path: Path)
         TrustModel.load(saved)
 
 
+def test_load_of_a_meta_from_before_the_refit(saved: Path) -> None:
+    meta = json.loads((saved / META_FILE).read_text())
+    del meta["es_best_iteration"]
+    (saved / META_FILE).write_text(json.dumps(meta))
+    back = TrustModel.load(saved)
+    assert back.es_best_iteration_ == back.best_iteration_ == meta["best_iteration"]
+
+
 def test_load_of_a_model_folder_copy_works(saved: Path, tmp_path: Path) -> None:
     shutil.copytree(saved, tmp_path / "copy")
     assert TrustModel.load(tmp_path / "copy").n_trees > 0
@@ -408,6 +449,31 @@ def test_params_from_dict_checks_types_and_values() -> None:
         ModelParams.from_dict({"additivity": "tree"})
     with pytest.raises(ValueError, match="es_fraction"):
         ModelParams.from_dict({"es_fraction": 1.5})
+    assert ModelParams.from_dict({"refit": False}).refit is False
+    for wrong in ("false", 0):
+        with pytest.raises(ValueError, match="'refit' must be bool"):
+            ModelParams.from_dict({"refit": wrong})
+
+
+def test_auto_settings_follow_the_size_of_the_data() -> None:
+    auto = ModelParams(learning_rate="auto", refit="auto")
+    small, large = auto.resolved(SMALL_DEVELOPMENT_ROWS - 1), auto.resolved(SMALL_DEVELOPMENT_ROWS)
+    assert (small.learning_rate, small.refit) == (0.05, True)
+    assert (large.learning_rate, large.refit) == (0.1, False)
+    given = ModelParams(learning_rate=0.3, refit=False).resolved(10)
+    assert (given.learning_rate, given.refit) == (0.3, False)
+    assert ModelParams.from_dict({"learning_rate": "auto", "refit": "auto"}) == auto
+    with pytest.raises(ValueError, match="'learning_rate' must be float or 'auto'"):
+        ModelParams.from_dict({"learning_rate": "fast"})
+    with pytest.raises(ValueError, match="'max_depth' must be int, got 'auto'"):
+        ModelParams.from_dict({"max_depth": "auto"})
+
+
+def test_a_fitted_model_records_what_auto_was() -> None:
+    m = fit(learning_rate="auto", refit="auto")
+    assert (m.params.learning_rate, m.params.refit) == (0.05, True)
+    meta = json.loads(m.to_bytes()[0])
+    assert (meta["params"]["learning_rate"], meta["params"]["refit"]) == (0.05, True)
 
 
 def test_params_round_trip_through_a_dict() -> None:

@@ -115,9 +115,11 @@ class TrustModel:
     ``__init__`` only stores; ``fit`` or ``load`` sets the attributes ending in ``_``.
     """
 
-    booster_: Any  # xgboost.Booster, holding only the best iteration's trees
-    best_iteration_: int
-    best_score_: float  # early-stopping log loss at best_iteration_
+    booster_: Any  # xgboost.Booster: the refit on all development rows, or the early-
+    # stopped fit cut back to its best round (refit off)
+    best_iteration_: int  # the booster's last round (n_trees - 1)
+    best_score_: float  # early-stopping log loss at the early-stopped fit's best round
+    es_best_iteration_: int  # that best round: where early stopping would have cut
     base_margin_: float  # the intercept, in margin units
     bias_: float  # base_margin_ + every tree's expected value: the margin of "average"
     tree_group_: IntArray  # group index per tree, -1 for a single-leaf tree
@@ -167,6 +169,8 @@ class TrustModel:
 
     def _xgb_params(self) -> dict[str, Any]:
         p = self.params
+        if p.learning_rate == "auto":
+            raise ValueError("the learning rate is decided in fit(), by the size of the data")
         return {
             "objective": "binary:logistic",
             "eval_metric": "logloss",
@@ -219,7 +223,14 @@ class TrustModel:
         y_es: npt.ArrayLike,
         progress: Progress | None = None,
     ) -> TrustModel:
-        """Train on (X, y), stopping early on (X_es, y_es); keep the best iteration's trees."""
+        """Train on (X, y), stopping early on (X_es, y_es) to learn how many rounds pay.
+
+        With ``params.refit`` the model is then trained again on all the
+        development rows, (X, y) and (X_es, y_es) together, for that many rounds
+        scaled by how many more rows there are; otherwise the early-stopped fit is
+        kept, cut back to its best round. On a few thousand persons the early-stopping
+        rows are a fifth of what there is to learn from, and giving them back gains
+        more than the rounds' estimate loses (benchmarks/bench_quality.py)."""
         xgb_ = _xgboost()
         if not self.specs:
             raise ValueError("a model needs at least one feature")
@@ -227,6 +238,8 @@ class TrustModel:
         if len(set(names)) != len(names):
             raise ValueError("feature names must be unique")
         ya, ya_es = check_labels(y), check_labels(y_es)
+        # "auto" settings are decided by the size of the data, and recorded decided
+        self.params = self.params.resolved(ya.size + ya_es.size)
         if np.unique(ya).size < 2:
             raise ValueError("the training rows need both goods and bads")
         if ya_es.size == 0:
@@ -237,7 +250,7 @@ class TrustModel:
         total = self.params.n_estimators
         callbacks: list[Any] = []
         if progress is not None:
-            callbacks.append(_progress_callback(xgb_, progress, total))
+            callbacks.append(_progress_callback(xgb_, progress, 0, total))
         if self.params.early_stopping_rounds > 0:
             callbacks.append(
                 xgb_.callback.EarlyStopping(
@@ -263,13 +276,37 @@ class TrustModel:
             best = int(booster.best_iteration)
         else:
             best = booster.num_boosted_rounds() - 1
-        # keep only the trees up to the best round, so predictions, leaf values and
-        # the saved model all describe the same forest
-        booster = booster[: best + 1]
-        self._set_fitted(booster, best, float(es_loss[best]))
+        if self.params.refit:
+            ran = booster.num_boosted_rounds()
+            # more rows support more rounds before overfitting; the ratio of the rows is
+            # the usual estimate of how many more
+            n_train, n_dev = ya.size, ya.size + ya_es.size
+            rounds = min(total, max(1, math.floor((best + 1) * n_dev / n_train + 0.5)))
+            del dtrain, des  # a million persons' matrices: not three at once
+            dall = self._dmatrix(
+                np.concatenate([self._check_X(X), self._check_X(X_es)]),
+                np.concatenate([ya, ya_es]),
+            )
+            callbacks = []
+            if progress is not None:
+                callbacks.append(_progress_callback(xgb_, progress, ran, ran + rounds))
+            booster = xgb_.train(
+                self._xgb_params(),
+                dall,
+                num_boost_round=rounds,
+                callbacks=callbacks,
+                verbose_eval=False,
+            )
+        else:
+            # keep only the trees up to the best round, so predictions, leaf values and
+            # the saved model all describe the same forest
+            booster = booster[: best + 1]
+        self._set_fitted(booster, booster.num_boosted_rounds() - 1, float(es_loss[best]), best)
         return self
 
-    def _set_fitted(self, booster: Any, best_iteration: int, best_score: float) -> None:
+    def _set_fitted(
+        self, booster: Any, best_iteration: int, best_score: float, es_best_iteration: int
+    ) -> None:
         try:
             forest = parse_forest(booster.save_raw("json"), self.feature_group)
         except ValueError as e:
@@ -278,6 +315,7 @@ class TrustModel:
         self.booster_ = booster
         self.best_iteration_ = best_iteration
         self.best_score_ = best_score
+        self.es_best_iteration_ = es_best_iteration
         self._adopt(forest)
 
     def _adopt(self, forest: Forest) -> None:
@@ -405,6 +443,7 @@ class TrustModel:
             "groups": list(self.group_names),
             "best_iteration": self.best_iteration_,
             "best_score": self.best_score_,
+            "es_best_iteration": self.es_best_iteration_,
             "n_trees": self.n_trees,
             "base_margin": self.base_margin_,
             "tree_groups": self.tree_group_.tolist(),
@@ -445,6 +484,8 @@ class TrustModel:
             seed = int(meta["seed"])
             best_iteration = int(meta["best_iteration"])
             best_score = float(meta["best_score"])
+            # written since the refit; before it the booster was the early-stopped fit
+            es_best_iteration = int(meta.get("es_best_iteration", best_iteration))
             n_trees = int(meta["n_trees"])
             tree_groups = [int(g) for g in meta["tree_groups"]]
         except KeyError as e:
@@ -502,16 +543,18 @@ class TrustModel:
         model.booster_ = booster
         model.best_iteration_ = best_iteration
         model.best_score_ = best_score
+        model.es_best_iteration_ = es_best_iteration
         model._adopt(forest)
         return model
 
 
-def _progress_callback(xgb_: ModuleType, report: Progress, total: int) -> Any:
-    """An xgboost TrainingCallback that reports (round done, most rounds) each round."""
+def _progress_callback(xgb_: ModuleType, report: Progress, done: int, total: int) -> Any:
+    """An xgboost TrainingCallback that reports (rounds done, most rounds) each round,
+    counting on from ``done`` (the refit continues the early-stopped fit's count)."""
 
     class _Progress(xgb_.callback.TrainingCallback):  # type: ignore[misc,name-defined]
         def after_iteration(self, model: object, epoch: int, evals_log: object) -> bool:
-            report(epoch + 1, total)
+            report(done + epoch + 1, total)
             return False  # never asks to stop
 
     return _Progress()

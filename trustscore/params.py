@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any, Literal, get_args, get_type_hints
+from dataclasses import asdict, dataclass, fields, replace
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 if TYPE_CHECKING:
     import numpy as np
@@ -18,6 +19,11 @@ if TYPE_CHECKING:
     FloatArray = npt.NDArray[np.float64]
 
 Additivity = Literal["dimension", "feature"]
+Auto = Literal["auto"]
+
+# "auto" settings differ below this many development rows (DESIGN 3): there the
+# early-stopping rows are a fifth of little, and a fit costs next to nothing
+SMALL_DEVELOPMENT_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -74,13 +80,23 @@ class ModelParams:
     """The model's settings: the ``[model]`` table of the TOML config.
 
     n_estimators is the most boosting rounds; early stopping on a held-back share
-    (es_fraction) of the development set decides how many are kept. An
+    (es_fraction) of the development set decides how many pay. With refit the
+    model is then trained again on the whole development set for that many
+    rounds, scaled by its size over the early-stopping fit's (at most
+    n_estimators); without it the early-stopped fit is kept. An
     early_stopping_rounds of 0 turns early stopping off and keeps every round.
     nthread 0 means all cores.
+
+    learning_rate and refit may be "auto": below SMALL_DEVELOPMENT_ROWS
+    development rows 0.05 and a refit, which gain 0.003-0.01 holdout AUC on a few
+    thousand persons; from there on 0.1 and no refit, which lose nothing
+    measurable and keep a million-person build in its time
+    (benchmarks/bench_quality.py). :meth:`resolved` says what "auto" is for a
+    data set; a fitted model records the resolved values.
     """
 
     max_depth: int = 3
-    learning_rate: float = 0.1
+    learning_rate: float | Auto = 0.1
     n_estimators: int = 600
     early_stopping_rounds: int = 30
     min_child_weight: float = 5.0
@@ -91,13 +107,18 @@ class ModelParams:
     nthread: int = 0
     additivity: Additivity = "dimension"
     es_fraction: float = 0.2
+    refit: bool | Auto = False
 
     def __post_init__(self) -> None:
         checks: list[tuple[bool, str]] = [
             # upper bounds too: a config is input, and a typo of 1e9 rounds or bins
             # would run for days or take all memory instead of failing
             (1 <= self.max_depth <= 12, "max_depth must be between 1 and 12"),
-            (0 < self.learning_rate <= 1, "learning_rate must be in (0, 1]"),
+            (
+                self.learning_rate == "auto"
+                or (_is_number(self.learning_rate) and 0 < self.learning_rate <= 1),
+                "learning_rate must be in (0, 1] or 'auto'",
+            ),
             (1 <= self.n_estimators <= 100_000, "n_estimators must be between 1 and 100000"),
             (
                 0 <= self.early_stopping_rounds <= 100_000,
@@ -111,6 +132,10 @@ class ModelParams:
             (0 <= self.nthread <= 1024, "nthread must be between 0 (all cores) and 1024"),
             (0 < self.es_fraction < 1, "es_fraction must be between 0 and 1"),
             (
+                self.refit == "auto" or isinstance(self.refit, bool),
+                "refit must be true, false or 'auto'",
+            ),
+            (
                 self.additivity in get_args(Additivity),
                 f"additivity must be 'dimension' or 'feature', not {self.additivity!r}",
             ),
@@ -118,6 +143,18 @@ class ModelParams:
         for ok, message in checks:
             if not ok:
                 raise ValueError(f"model setting: {message}")
+
+    def resolved(self, development_rows: int) -> ModelParams:
+        """These settings with "auto" decided for ``development_rows`` rows (training
+        plus early-stopping)."""
+        small = development_rows < SMALL_DEVELOPMENT_ROWS
+        return replace(
+            self,
+            learning_rate=(0.05 if small else 0.1)
+            if self.learning_rate == "auto"
+            else self.learning_rate,
+            refit=small if self.refit == "auto" else self.refit,
+        )
 
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> ModelParams:
@@ -136,14 +173,27 @@ class ModelParams:
         return asdict(self)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _coerce(key: str, value: object, hint: object) -> object:
     # TOML gives int for 1 and float for 1.0; accept an int where a float is meant,
     # never a bool for a number (True is an int to Python, not to a reader)
+    options = get_args(hint) if get_origin(hint) in (Union, UnionType) else (hint,)
+    if Auto in options:
+        if value == "auto":
+            return value
+        (hint,) = (o for o in options if o is not Auto)
     if hint is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    if hint not in (int, float) and isinstance(value, str):
+    if hint is bool and isinstance(value, bool):
+        return value
+    if hint not in (int, float, bool) and isinstance(value, str):
         return value  # the Literal's own check in __post_init__ names the choices
     kind = getattr(hint, "__name__", "text")
+    if Auto in options:
+        kind += " or 'auto'"
     raise ValueError(f"model setting {key!r} must be {kind}, got {value!r}")
