@@ -182,6 +182,33 @@ def test_config_with_unknown_key_is_exit_5(small_model: Path, tmp_path: Path) ->
     assert "surprise" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "name, column",
+    [("scores.parquet", "clipping"), ("scores.parquet", "band"), ("events.parquet", "date")],
+)
+def test_a_folder_of_another_version_is_exit_5(
+    small_model: Path, tmp_path: Path, name: str, column: str
+) -> None:
+    """A sealed folder whose tables lack a column the readers take (written by an
+    older trustscore, which added clipping to scores.parquet later): every reader
+    refuses it with exit 5 naming the file and the column, never exit 1."""
+    import hashlib
+
+    import polars as pl
+
+    target = copy(small_model, tmp_path)
+    table = pl.read_parquet(target / name).drop(column)
+    table.write_parquet(target / name)
+    data = (target / name).read_bytes()
+    manifest = json.loads((target / MANIFEST_FILE).read_text())
+    manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (target / MANIFEST_FILE).write_bytes(seal(manifest))
+    for args in (["card", "P0000001"], ["decide", "P0000001"], ["decide", "--strategy"]):
+        result = runner.invoke(app, [*args, "--model", str(target)])
+        assert result.exit_code == 5, result.stderr
+        assert f"{name} has no column {column!r}" in result.stderr
+
+
 def test_a_file_given_as_model_folder(tmp_path: Path, small_data: Path) -> None:
     (tmp_path / "f").write_text("x")
     for args in (

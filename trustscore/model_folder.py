@@ -415,6 +415,30 @@ class ModelFolder:
                     hint=_HINT_BUILD,
                 )
         self.as_of  # noqa: B018 - parsed now so a bad date fails here, as exit 5
+        self._check_columns()
+
+    def _check_columns(self) -> None:
+        """Every Parquet file has the columns its readers take (a folder written by
+        another version of trustscore may not: exit 5, never a KeyError)."""
+        from trustscore.features.events import EVENTS_SCHEMA
+
+        needed = {
+            SCORES_FILE: [*SCORE_COLUMNS, "clipping"],
+            POINTS_FILE: ["person_id"],
+            FEATURES_FILE: ["person_id"],
+            EVENTS_FILE: list(EVENTS_SCHEMA),
+        }
+        for name, columns in needed.items():
+            try:
+                have = pl.read_parquet_schema(self.files[name].source())
+            except (pl.exceptions.PolarsError, OSError) as exc:
+                raise self._bad(f"{name} is corrupt: {exc}") from None
+            absent = [c for c in columns if c not in have]
+            if absent:
+                raise self._bad(
+                    f"{name} has no column {absent[0]!r}: the folder was made by another "
+                    "version of trustscore"
+                )
 
     # ---------------------------------------------------------------- parsed views
 
