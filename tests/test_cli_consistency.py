@@ -99,7 +99,7 @@ def test_score_from_stdin_against_a_four_table_model(data_dir: Path, model_dir: 
     )
     assert result.exit_code == 2
     assert "standard input carries only consumers.csv" in result.stderr
-    assert "trustscore score DATA_DIR" in result.stderr
+    assert "give the data folder instead of -" in result.stderr
 
 
 def test_model_folder_from_the_environment(

@@ -115,7 +115,7 @@ def test_explain_lists_every_rule_of_every_product() -> None:
         ("rent", "P-NO-WAIVER"),
     ]
     sentences = {(r[0], r[2]): r[3] for r in rows}
-    assert sentences["loan", "P-MIN-SCORE"] == "A final score of at least 600"
+    assert sentences["loan", "P-MIN-SCORE"] == "A final score of at least 600 (580-599 referred)"
     assert sentences["loan", "P-COUNTERFEIT-SOLD"] == (
         "No confirmed counterfeit item sold in the last 30 days"
     )

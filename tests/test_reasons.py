@@ -26,11 +26,15 @@ SPECS = [_spec("a"), _spec("b"), _spec("c"), _spec("d"), _spec("e", Dimension.CR
 
 
 def _codes(points: dict[str, object], n: int = MAX_LOWERING) -> list[str | None]:
+    """The codes of one person, the same by numpy and by plain Python."""
     frame = pl.DataFrame(
         {"person_id": ["P1"], **{k: [v] for k, v in points.items()}},
         schema={"person_id": pl.String, **dict.fromkeys(points, pl.Float64)},
     )
-    return list(lowering_codes(frame, SPECS, n).row(0)[1:])
+    by_numpy = list(lowering_codes(frame, SPECS, n, vectorised=True).row(0)[1:])
+    by_python = list(lowering_codes(frame, SPECS, n, vectorised=False).row(0)[1:])
+    assert by_numpy == by_python
+    return by_numpy
 
 
 def _card_codes(points: dict[str, object]) -> list[str | None]:
@@ -90,10 +94,24 @@ def test_a_frame_with_nulls_and_absent_features() -> None:
         {"person_id": ["P1", "P2", "P3"], "b": [None, -1.0, 2.0], "a": [-2.0, None, None]},
         schema={"person_id": pl.String, "b": pl.Float64, "a": pl.Float64},
     )
-    got = lowering_codes(frame, SPECS, 2)
-    assert got.rows() == [("P1", "BE-A", None), ("P2", "BE-B", None), ("P3", None, None)]
-    none = lowering_codes(frame.select("person_id"), SPECS, 1)
-    assert none.rows() == [("P1", None), ("P2", None), ("P3", None)]
+    for vectorised in (True, False):
+        got = lowering_codes(frame, SPECS, 2, vectorised=vectorised)
+        assert got.rows() == [("P1", "BE-A", None), ("P2", "BE-B", None), ("P3", None, None)]
+        none = lowering_codes(frame.select("person_id"), SPECS, 1, vectorised=vectorised)
+        assert none.rows() == [("P1", None), ("P2", None), ("P3", None)]
+        assert none.schema == {"person_id": pl.String, "reason_1": pl.String}
+
+
+def test_both_ways_agree_on_a_whole_model(model_dir: Path) -> None:
+    folder = ModelFolder.open(model_dir)
+    points = folder.frame(POINTS_FILE)
+    for n in (1, 4, 7):
+        fast = lowering_codes(points, folder.specs, n, vectorised=True)
+        slow = lowering_codes(points, folder.specs, n, vectorised=False)
+        assert fast.equals(slow)
+    huge = pl.DataFrame({"person_id": ["P1"], "a": [-1e12], "b": [math.inf], "c": [-0.5]})
+    for vectorised in (True, False):
+        assert lowering_codes(huge, SPECS, 2, vectorised=vectorised).row(0) == ("P1", "BE-C", None)
 
 
 _POINT = st.one_of(

@@ -320,7 +320,7 @@ def check_output(output: Path | None) -> None:
         )
 
 
-def _refuse_overwriting_ours(output: Path, parent: Path) -> None:
+def _refuse_overwriting_ours(output: Path, parent: Path, option: str = "--output") -> None:
     """--output never replaces a file of a model folder (its seal would break) nor a
     table of a data folder (the input of this very command, most likely)."""
     from trustscore.model_folder import is_model_folder
@@ -328,13 +328,13 @@ def _refuse_overwriting_ours(output: Path, parent: Path) -> None:
 
     if is_model_folder(parent):
         raise UsageError(
-            f"--output {output} is inside a model folder",
+            f"{option} {output} is inside a model folder",
             hint="write it elsewhere: a model folder holds only what build wrote",
         )
     tables = {t.filename for t in TABLES.values()}
     if output.name in tables and (parent / "consumers.csv").is_file():
         raise UsageError(
-            f"--output {output} would replace a table of the data folder {parent}",
+            f"{option} {output} would replace a table of the data folder {parent}",
             hint="write it elsewhere: trustscore never overwrites its input",
         )
 
@@ -742,28 +742,61 @@ def score(
     output: OutputOpt = None,
     safe_csv: SafeCsvOpt = False,
     columns: ColumnsOpt = None,
+    reasons: Annotated[
+        int | None,
+        typer.Option(
+            "--reasons",
+            min=1,
+            metavar="N",
+            help="Add the N strongest lowering reason codes per person (reason_1..reason_N, "
+            "the card's), for adverse-action letters in bulk.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Score everyone in DATA_DIR with a saved model.
 
     Columns: person_id, score, band, model_score, penalty, p_bad, base_points,
-    then the points of each dimension (base_points + the five = model_score).
+    then the points of each dimension (base_points + the five = model_score);
+    with --reasons N, then reason_1..reason_N.
 
     \b
     Example:
       trustscore score sample_data -o scores.csv
       trustscore score sample_data -f ndjson | head -3
+      trustscore score sample_data --reasons 2 --columns person_id,score,reason_1,reason_2
     """
     from trustscore import render
-    from trustscore.model_folder import SCORE_COLUMNS
-    from trustscore.pipeline import score as run_score
+    from trustscore.model_folder import SCORE_COLUMNS, ModelFolder
+    from trustscore.pipeline import score_with
 
     out = Output(fmt, output, safe_csv=safe_csv, columns=columns)
     with render.phases(_stderr_is_terminal()) as (phase, _):
-        scored, prepared = run_score(
-            data_dir, model, as_of=_date(as_of), lenient=lenient, phase=phase
+        phase("loading the model")
+        folder = ModelFolder.open(model)
+        if reasons is not None and reasons > len(folder.specs):
+            raise UsageError(
+                f"--reasons {reasons}: the model has {len(folder.specs)} features",
+                hint=f"ask for at most {len(folder.specs)}",
+            )
+        scored, prepared = score_with(
+            folder,
+            data_dir,
+            as_of=_date(as_of),
+            lenient=lenient,
+            feature_points=reasons is not None,
+            phase=phase,
         )
+        frame = scored.scores.select(SCORE_COLUMNS)
+        if reasons is not None:
+            from trustscore.reasons import lowering_codes
+
+            # the per-feature points (exact TreeSHAP, as stored by build), a feature
+            # at a time over everyone: the same codes, in the same order, as the card
+            codes = lowering_codes(scored.points, folder.specs, reasons)
+            frame = pl.concat([frame, codes.drop("person_id")], how="horizontal")
     _notes(prepared.report, prepared.features.notes)
-    out.emit(scored.scores.select(SCORE_COLUMNS), title="scores")
+    out.emit(frame, title="scores")
 
 
 class CardFormat(StrEnum):
@@ -909,6 +942,278 @@ def card(
         sys.stdout.buffer.flush()
     if unknown:
         raise typer.Exit(EXIT_UNKNOWN_PERSON)
+
+
+# ------------------------------------------------------------------ decide
+
+
+def _decide_targets(targets: list[str]) -> tuple[str | None, list[str]]:
+    """(data folder or -, person ids) from decide's arguments: none is everyone in
+    the model folder; - or a folder is a data folder to score; anything else ids."""
+    if not targets:
+        return None, []
+    data = [t for t in targets if t == "-" or Path(t).is_dir()]
+    if not data:
+        return None, targets
+    if len(targets) > 1:
+        raise UsageError(
+            f"decide takes one data folder or person ids, not both: {data[0]!r} is a "
+            + ("data folder" if data[0] != "-" else "data folder on stdin"),
+            hint="decide DATA_DIR, or decide ID [ID...] for persons in the model folder",
+        )
+    return data[0], []
+
+
+def _check_log(log: Path | None) -> None:
+    """Refuse a --log that could not be appended to, before any work."""
+    if log is None:
+        return
+    from trustscore.errors import ResourceError
+
+    real = Path(os.path.realpath(log))
+    if real.is_dir():
+        raise UsageError(f"--log {log} is a folder", hint="give a file name")
+    parent = real.parent
+    if not parent.is_dir():
+        raise UsageError(f"no folder {str(parent)!r} for the log", hint="create it first")
+    _refuse_overwriting_ours(real, parent, "--log")
+    if not os.access(real if real.exists() else parent, os.W_OK):
+        raise ResourceError(
+            f"cannot write to the log {log}: not writable (read-only or no permission)",
+            hint="log somewhere else",
+        )
+
+
+@app.command()
+@handle_errors
+def decide(
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="A data folder to score and decide (- for consumers.csv on stdin), or the "
+            "ids of persons in the model folder; none: everyone in the model folder.",
+            metavar="[DATA_DIR|-|PERSON_ID...]",
+            show_default=False,
+        ),
+    ] = None,
+    model: ModelOpt = DEFAULT_MODEL,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            "-p",
+            metavar="FILE",
+            help="The decision policy, TOML (default: the built-in policy; see the README).",
+        ),
+    ] = None,
+    products: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--product",
+            "-P",
+            metavar="NAME",
+            help="Only this product (repeat for several; default: every product of the policy).",
+        ),
+    ] = None,
+    log: Annotated[
+        Path | None,
+        typer.Option(
+            "--log",
+            metavar="FILE",
+            help="Also append every decision to FILE as JSON lines, with the time it was made "
+            "(never rewrites the file).",
+        ),
+    ] = None,
+    explain_policy: Annotated[
+        bool,
+        typer.Option("--explain-policy", help="List every product's rules and stop (no model)."),
+    ] = False,
+    show_strategy: Annotated[
+        bool,
+        typer.Option(
+            "--strategy",
+            help="On the model's holdout persons: approval rate, bad rates and exposure at "
+            "each cut-off, per product.",
+        ),
+    ] = False,
+    as_of: AsOfOpt = None,
+    lenient: LenientOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    safe_csv: SafeCsvOpt = False,
+    columns: ColumnsOpt = None,
+) -> None:
+    """Approve, decline or refer: a policy's products applied to the scores.
+
+    Per person and product: the decision, the loan limit or the deposit
+    waived, the rules that failed and, for a decline or a refer, the person's
+    strongest lowering reason codes (reason_1..reason_4). Every row carries
+    the as-of date and the model's and the policy's SHA-256, so a decision can
+    be replayed. One id on a terminal: a panel with the reasons in words; exit
+    4 if no id asked for is in the model folder.
+
+    \b
+    Example:
+      trustscore decide -o decisions.csv
+      trustscore decide P0000408
+      trustscore decide new_data --product micro_loan --log decisions.ndjson
+      trustscore decide --strategy --product micro_loan
+      trustscore decide --explain-policy --policy my_policy.toml
+    """
+    from trustscore import policy as policy_mod
+
+    if explain_policy and show_strategy:
+        raise UsageError("--explain-policy and --strategy are two tables", hint="ask for one")
+    data_dir, person_ids = _decide_targets(targets or [])
+    if (explain_policy or show_strategy) and targets:
+        flag = "--explain-policy" if explain_policy else "--strategy"
+        raise UsageError(
+            f"{flag} takes no data folder or person ids",
+            hint="the strategy reads the model's holdout; the policy needs nothing else",
+        )
+    if (explain_policy or show_strategy) and log is not None:
+        raise UsageError("--log records decisions", hint="drop --log, or drop the table option")
+    if data_dir is None and (as_of is not None or lenient):
+        raise UsageError(
+            "--as-of and --lenient are for a data folder",
+            hint="the model folder's persons are decided as of its own date",
+        )
+    out = Output(fmt, output, safe_csv=safe_csv, columns=columns)
+    _check_log(log)
+    rules = policy_mod.load(policy)
+    chosen = rules.select(products)  # an unknown product fails before any work
+    if explain_policy:
+        listed = policy_mod.explain(rules).filter(pl.col("product").is_in([p.name for p in chosen]))
+        title = f"policy: {rules.source} (sha256 {rules.sha256})"
+        if out.format is Format.TABLE and out.output is None and out.columns is None:
+            from trustscore import render
+
+            render.print_policy(listed, title)
+        else:
+            out.emit(listed, title=title)
+        return
+
+    from trustscore import decide as decide_mod
+    from trustscore import render
+    from trustscore.model_folder import ModelFolder
+
+    names = [p.name for p in chosen]
+    if show_strategy:
+        folder = ModelFolder.open(model)
+        frames = [decide_mod.strategy(folder, rules, name) for name in names]
+        out.emit(pl.concat(frames), title="strategy (holdout)")
+        return
+
+    if data_dir is not None:
+        from trustscore.pipeline import score_with
+
+        with render.phases(_stderr_is_terminal()) as (phase, _):
+            phase("loading the model")
+            folder = ModelFolder.open(model)
+            scored, prepared = score_with(
+                folder,
+                data_dir,
+                as_of=_date(as_of),
+                lenient=lenient,
+                feature_points=True,
+                phase=phase,
+            )
+            phase("deciding")
+            records = decide_mod.Records.of_scored(
+                folder,
+                scored.scores,
+                scored.points,
+                prepared.features.frame,
+                prepared.features.events,
+                prepared.as_of,
+                data_dir,
+            )
+            decisions = decide_mod.decide(records, rules, names)
+        _notes(prepared.report, prepared.features.notes)
+    else:
+        folder = ModelFolder.open(model)
+        decisions = decide_mod.decide(folder, rules, names, person_ids or None)
+        if person_ids:  # in the order asked, as card does (each id once)
+            asked = pl.DataFrame(
+                {"person_id": list(dict.fromkeys(person_ids))}, schema={"person_id": pl.String}
+            ).with_row_index("_asked")
+            decisions = (
+                decisions.join(asked, on="person_id", how="left", maintain_order="left")
+                .sort("_asked", maintain_order=True)
+                .drop("_asked")
+            )
+    for name in decide_mod.absent_features(folder, rules):
+        render.print_warning(
+            f"the model folder holds no {name}: every person fails the rules that need it"
+        )
+    found = set(decisions.get_column("person_id").unique().to_list()) if person_ids else set()
+    missing = [pid for pid in dict.fromkeys(person_ids) if pid not in found]
+    if person_ids and len(missing) == len(dict.fromkeys(person_ids)) and len(missing) == 1:
+        from trustscore.card import suggestions
+        from trustscore.errors import UnknownPersonError
+
+        raise UnknownPersonError(
+            f"no person {missing[0]} in {model}", suggestions=suggestions(folder, missing[0])
+        )
+    for pid in missing:
+        render.print_error(f"no person {pid} in {model}")
+
+    if log is not None:
+        _append_log(log, decisions)
+    if person_ids and out.format is Format.TABLE and out.output is None and out.columns is None:
+        render.print_decisions(_panels(folder, decisions, chosen, rules))
+    else:
+        out.emit(decisions, title="decisions")
+    if missing:
+        from trustscore.errors import EXIT_UNKNOWN_PERSON
+
+        raise typer.Exit(EXIT_UNKNOWN_PERSON)
+
+
+def _append_log(log: Path, decisions: pl.DataFrame) -> None:
+    """Every decision as a JSON line with the moment it was made, appended whole."""
+    import io
+    from datetime import UTC
+
+    from trustscore.formats import append_lines
+
+    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    buffer = io.BytesIO()
+    write_frame(
+        decisions.select(pl.lit(stamp).alias("decided_at"), pl.all()),
+        Format.NDJSON,
+        buffer,
+    )
+    append_lines(log, buffer.getvalue())
+
+
+def _panels(folder: Any, decisions: pl.DataFrame, chosen: list[Any], rules: Any) -> Any:
+    """The panels of ``decide ID``: the rows of each person with the card's reasons."""
+    from trustscore.card import from_model_folder
+    from trustscore.render import DecisionPanel
+
+    rows = decisions.to_dicts()
+    order = list(dict.fromkeys(r["person_id"] for r in rows))
+    adverse = {r["person_id"] for r in rows if r["decision"] != "approve"}
+    cards = from_model_folder(folder, [pid for pid in order if pid in adverse]) if adverse else {}
+    sentences = {p.name: {r.code: r.sentence for r in p.rules()} for p in chosen}
+    for pid in order:
+        mine = [r for r in rows if r["person_id"] == pid]
+        first = mine[0]
+        card = cards.get(pid)
+        yield DecisionPanel(
+            person_id=pid,
+            score=int(first["score"]),
+            band=str(first["band"]),
+            as_of=str(first["as_of"]),
+            rows=mine,
+            rules=sentences,
+            reasons=list(card.lowering) if card is not None else [],
+            policy=rules.source,
+            policy_sha256=str(first["policy_sha256"]),
+            model_sha256=str(first["model_sha256"]),
+            kinds={p.name: p.kind for p in chosen},
+        )
 
 
 def main() -> None:

@@ -27,7 +27,9 @@ How the rules decide:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import polars as pl
@@ -35,6 +37,7 @@ import polars as pl
 from trustscore.bands import BANDS
 from trustscore.errors import ModelError, UsageError
 from trustscore.features.events import SOLD
+from trustscore.features.spec import FeatureSpec
 from trustscore.model_folder import (
     EVENTS_FILE,
     FEATURES_FILE,
@@ -97,10 +100,73 @@ def model_sha256(folder: ModelFolder) -> str:
     return seal
 
 
-def absent_features(folder: ModelFolder, policy: Policy) -> list[str]:
+@dataclass(frozen=True)
+class Records:
+    """What the rules read, per person: the scores (person_id, score, band, and in a
+    model folder split and defaulted), the feature values, the counterfeit events
+    and the per-feature points; with the as-of date and the model's seal.
+
+    From a model folder (:meth:`of_folder`: its stored persons, read lazily) or
+    from a data folder just scored with it (:meth:`of_scored`)."""
+
+    scores: pl.LazyFrame
+    features: pl.LazyFrame
+    events: pl.LazyFrame
+    points: pl.LazyFrame
+    as_of: dt.date
+    specs: list[FeatureSpec]
+    model_sha256: str
+    where: str
+
+    @classmethod
+    def of_folder(cls, folder: ModelFolder) -> Records:
+        def scan(name: str) -> pl.LazyFrame:
+            return pl.scan_parquet(folder.files[name].source())
+
+        return cls(
+            scan(SCORES_FILE),
+            scan(FEATURES_FILE),
+            scan(EVENTS_FILE),
+            scan(POINTS_FILE),
+            folder.as_of,
+            folder.specs,
+            model_sha256(folder),
+            str(folder.path),
+        )
+
+    @classmethod
+    def of_scored(
+        cls,
+        folder: ModelFolder,
+        scores: pl.DataFrame,
+        points: pl.DataFrame,
+        features: pl.DataFrame,
+        events: pl.DataFrame,
+        as_of: dt.date,
+        where: str,
+    ) -> Records:
+        """Persons of a data folder scored with ``folder``'s model (``points``: the
+        per-feature points, ``score_frame(..., feature_points=True)``)."""
+        return cls(
+            scores.lazy(),
+            features.lazy(),
+            events.lazy(),
+            points.lazy(),
+            as_of,
+            folder.specs,
+            model_sha256(folder),
+            where,
+        )
+
+
+def _records(source: ModelFolder | Records) -> Records:
+    return source if isinstance(source, Records) else Records.of_folder(source)
+
+
+def absent_features(source: ModelFolder | Records, policy: Policy) -> list[str]:
     """The features the policy's rules read that the folder does not hold (a table
     was missing at build): every person then fails the rules that need them."""
-    names = set(_scan(folder, FEATURES_FILE).collect_schema().names())
+    names = set(_records(source).features.collect_schema().names())
     needed: list[str] = []
     for p in policy.products.values():
         if p.min_tenure_days is not None:
@@ -113,7 +179,7 @@ def absent_features(folder: ModelFolder, policy: Policy) -> list[str]:
 
 
 def decide(
-    folder: ModelFolder,
+    source: ModelFolder | Records,
     policy: Policy,
     products: Sequence[str] | None = None,
     person_ids: Sequence[str] | None = None,
@@ -123,22 +189,23 @@ def decide(
     (all of the policy's when None): a row per person and product, persons in the
     folder's order, products in the order asked. The same folder and policy give
     the same frame, byte for byte."""
+    records = _records(source)
     chosen = policy.select(products)
-    people = _people(folder, person_ids)
+    people = _people(records, person_ids)
     parts = [
         _decisions(people, product).with_columns(pl.lit(i, pl.UInt32).alias("_product"))
         for i, product in enumerate(chosen)
     ]
     decided = pl.concat(parts).sort(["_row", "_product"])
     adverse = decided.filter(pl.col("decision") != APPROVE).get_column("person_id").unique()
-    reasons = _reasons(folder, adverse)
+    reasons = _reasons(records, adverse)
     out = decided.join(reasons, on="person_id", how="left", maintain_order="left").with_columns(
         pl.when(pl.col("decision") != APPROVE).then(pl.col(c)).alias(c) for c in REASON_COLUMNS
     )
     return out.select(
         *(c for c in DECISION_COLUMNS if c not in ("as_of", "model_sha256", "policy_sha256")),
-        pl.lit(folder.as_of.isoformat(), pl.String).alias("as_of"),
-        pl.lit(model_sha256(folder), pl.String).alias("model_sha256"),
+        pl.lit(records.as_of.isoformat(), pl.String).alias("as_of"),
+        pl.lit(records.model_sha256, pl.String).alias("model_sha256"),
         pl.lit(policy.sha256, pl.String).alias("policy_sha256"),
     ).cast(DECISION_SCHEMA)  # type: ignore[arg-type]
 
@@ -151,10 +218,11 @@ def strategy(folder: ModelFolder, policy: Policy, product: str) -> pl.DataFrame:
     the declined, and (loans) the limits approved: exposure, and the part of it
     lent to persons who went bad."""
     (chosen,) = policy.select([product])
-    scores = _scan(folder, SCORES_FILE).collect_schema().names()
+    records = Records.of_folder(folder)
+    scores = records.scores.collect_schema().names()
     if "split" not in scores or "defaulted" not in scores:
         raise ModelError("scores.parquet has no split or defaulted column", where=str(folder.path))
-    people = _people(folder, None, holdout=True)
+    people = _people(records, None, holdout=True)
     if people.height == 0:
         raise UsageError(
             "the model folder has no holdout persons with a known outcome",
@@ -186,48 +254,44 @@ def strategy(folder: ModelFolder, policy: Policy, product: str) -> pl.DataFrame:
             (
                 chosen.name,
                 cut,
-                edges.get(cut),
-                cut == chosen.min_score,
-                total,
                 n,
                 n / total,
                 bad / n if n else None,
                 declined_bad / declined if declined else None,
                 int(approved.get_column("limit").sum()) if loan else None,
                 int(approved.filter(pl.col("bad")).get_column("limit").sum()) if loan else None,
+                edges.get(cut),
+                cut == chosen.min_score,
+                total,
             )
         )
     return pl.DataFrame(
         rows,
-        schema={
+        schema={  # what a committee reads first, first: a terminal shows what fits
             "product": pl.String,
             "cutoff": pl.Int64,
-            "band_edge": pl.String,
-            "policy_cutoff": pl.Boolean,
-            "persons": pl.Int64,
             "approved": pl.Int64,
             "approval_rate": pl.Float64,
             "bad_rate_approved": pl.Float64,
             "bad_rate_declined": pl.Float64,
             "exposure": pl.Int64,
             "exposure_bad": pl.Int64,
+            "band_edge": pl.String,
+            "policy_cutoff": pl.Boolean,
+            "persons": pl.Int64,
         },
         orient="row",
     )
 
 
-# ------------------------------------------------------------------ reading the folder
+# ------------------------------------------------------------------ reading the records
 
 
-def _scan(folder: ModelFolder, name: str) -> pl.LazyFrame:
-    return pl.scan_parquet(folder.files[name].source())
-
-
-def _collect(folder: ModelFolder, name: str, lf: pl.LazyFrame) -> pl.DataFrame:
+def _collect(records: Records, name: str, lf: pl.LazyFrame) -> pl.DataFrame:
     try:
         return lf.collect()
     except pl.exceptions.PolarsError as exc:
-        raise ModelError(f"{name} is corrupt: {exc}", where=str(folder.path)) from None
+        raise ModelError(f"{name} is corrupt: {exc}", where=records.where) from None
 
 
 _FEW: Final = 10_000  # ids looked up in the Parquet file (its statistics skip row
@@ -235,51 +299,48 @@ _FEW: Final = 10_000  # ids looked up in the Parquet file (its statistics skip r
 # joined, which for hundreds of thousands is several times faster
 
 
-def _rows_of(
-    folder: ModelFolder, name: str, lf: pl.LazyFrame, ids: pl.Series | None
-) -> pl.DataFrame:
+def _rows_of(records: Records, name: str, lf: pl.LazyFrame, ids: pl.Series | None) -> pl.DataFrame:
     """The rows of ``lf`` (a scan of ``name``) whose person_id is in ``ids`` (all for None)."""
     if ids is None:
-        return _collect(folder, name, lf)
+        return _collect(records, name, lf)
     if len(ids) <= _FEW:
-        return _collect(folder, name, lf.filter(pl.col("person_id").is_in(ids.implode())))
-    found = _collect(folder, name, lf)
+        return _collect(records, name, lf.filter(pl.col("person_id").is_in(ids.implode())))
+    found = _collect(records, name, lf)
     return found.join(ids.to_frame(), on="person_id", how="semi", maintain_order="left")
 
 
 def _people(
-    folder: ModelFolder, person_ids: Sequence[str] | None, *, holdout: bool = False
+    records: Records, person_ids: Sequence[str] | None, *, holdout: bool = False
 ) -> pl.DataFrame:
     """One row per person: the score, band, outcome and everything the rules read,
     in the folder's order (``_row``)."""
-    scores = _scan(folder, SCORES_FILE)
+    scores = records.scores
     names = scores.collect_schema().names()
     extra = [c for c in ("split", "defaulted") if c in names]
     scores = scores.select("person_id", "score", "band", *extra).with_row_index("_row")
     if holdout:
         scores = scores.filter((pl.col("split") == "holdout") & pl.col("defaulted").is_not_null())
     wanted = None if person_ids is None else pl.Series(list(person_ids), dtype=pl.String).unique()
-    people = _rows_of(folder, SCORES_FILE, scores, wanted)
+    people = _rows_of(records, SCORES_FILE, scores, wanted)
     # everyone, or only those found (a strategy's holdout, the ids asked for)
     ids = None if person_ids is None and not holdout else people.get_column("person_id")
 
-    features = _scan(folder, FEATURES_FILE)
+    features = records.features
     held = [n for n in POLICY_FEATURES if n in features.collect_schema().names()]
     features = features.select("person_id", *(pl.col(n).cast(pl.Float64) for n in held))
+    as_of = records.as_of
     sold = _rows_of(
-        folder,
+        records,
         EVENTS_FILE,
-        _scan(folder, EVENTS_FILE).filter(
-            (pl.col("event") == SOLD) & (pl.col("date") < folder.as_of)
-        ),
+        records.events.filter((pl.col("event") == SOLD) & (pl.col("date") < as_of)),
         ids,
     )
     latest_sold = sold.group_by("person_id").agg(
-        (pl.lit(folder.as_of) - pl.col("date").max()).dt.total_days().alias(_SOLD_DAYS)
+        (pl.lit(as_of) - pl.col("date").max()).dt.total_days().alias(_SOLD_DAYS)
     )
     return (
         people.join(
-            _rows_of(folder, FEATURES_FILE, features, ids),
+            _rows_of(records, FEATURES_FILE, features, ids),
             on="person_id",
             how="left",
             maintain_order="left",
@@ -289,9 +350,9 @@ def _people(
     )
 
 
-def _reasons(folder: ModelFolder, ids: pl.Series) -> pl.DataFrame:
-    points = _rows_of(folder, POINTS_FILE, _scan(folder, POINTS_FILE), ids)
-    return lowering_codes(points, folder.specs, N_REASONS)
+def _reasons(records: Records, ids: pl.Series) -> pl.DataFrame:
+    points = _rows_of(records, POINTS_FILE, records.points, ids)
+    return lowering_codes(points, records.specs, N_REASONS)
 
 
 # ------------------------------------------------------------------ the rules

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -240,6 +241,43 @@ def atomic_output(path: Path) -> Iterator[IO[bytes]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def append_lines(path: Path, data: bytes) -> None:
+    """Append ``data`` (whole lines) to the file at ``path``, creating it: never
+    rewrites what is there (``decide --log``).
+
+    The lines land whole or not at all: under an exclusive lock (two deciders
+    appending at once never interleave), written in one go, flushed to disk;
+    if the write fails (a full disk), the file is cut back to the length it
+    had, so a log never ends in half a line.
+    """
+    import fcntl
+
+    if not data:
+        return
+    if path.is_dir():
+        raise UsageError(f"--log {path} is a folder", hint="give a file name")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise UsageError(f"cannot open the log {path}: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        before = os.lseek(fd, 0, os.SEEK_END) if regular else 0
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if regular:
+                os.fsync(fd)
+        except OSError as exc:
+            if regular:
+                os.ftruncate(fd, before)
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def select_columns(frame: pl.DataFrame, columns: list[str] | None) -> pl.DataFrame:

@@ -570,7 +570,7 @@ def _check_schema(model: Any, prepared: Prepared, folder: Path) -> None:
             raise UsageError(
                 "standard input carries only consumers.csv, and this model was also built "
                 "from " + ", ".join(f"{t}.csv" for t in tables),
-                hint="give the data folder instead of -: trustscore score DATA_DIR",
+                hint="give the data folder instead of -",
             )
     if missing:
         by_table: dict[str, list[str]] = {}

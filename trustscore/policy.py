@@ -152,8 +152,13 @@ class Product:
     def rules(self) -> list[Rule]:
         """The product's rules in the order they are checked and listed."""
         at = f"products.{self.name}"
+        refer = "" if self.refer is None else f" ({self.refer.low}-{self.refer.high} referred)"
         rules = [
-            Rule(MIN_SCORE, f"{at}.rules.min_score", f"A final score of at least {self.min_score}")
+            Rule(
+                MIN_SCORE,
+                f"{at}.rules.min_score",
+                f"A final score of at least {self.min_score}{refer}",
+            )
         ]
         if self.no_counterfeit_sold_days is not None:
             rules.append(

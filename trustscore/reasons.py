@@ -93,7 +93,11 @@ def reason_columns(n: int) -> list[str]:
 
 
 def lowering_codes(
-    points: pl.DataFrame, specs: Sequence[FeatureSpec], n: int = MAX_LOWERING
+    points: pl.DataFrame,
+    specs: Sequence[FeatureSpec],
+    n: int = MAX_LOWERING,
+    *,
+    vectorised: bool | None = None,
 ) -> pl.DataFrame:
     """Per person of ``points`` (points.parquet's shape: person_id and a column of
     points per feature), the codes of the ``n`` strongest lowering reasons as
@@ -101,12 +105,17 @@ def lowering_codes(
     ``points``. The same codes, in the same order, as :func:`person_reasons`
     (for ``n`` <= MAX_LOWERING, as the card shows them).
 
-    Computed a feature at a time over everyone: a million persons in seconds.
+    Computed a feature at a time over everyone, with numpy: a million persons
+    in seconds. A few persons (``vectorised`` None: up to ``_FEW_ROWS``; False:
+    always) are done one at a time in plain Python, which spares a one-person
+    decision the import of numpy; both ways give the same codes (a test).
     """
-    import numpy as np
-
     if n < 1:
         raise ValueError("n must be at least 1")
+    if vectorised is False or (vectorised is None and points.height <= _FEW_ROWS):
+        return _codes_one_at_a_time(points, specs, n)
+    import numpy as np
+
     # the features with points in the frame, in code order: the feature's index
     # then breaks ties between equal points exactly as the code does
     present = sorted((s for s in specs if s.name in points.columns), key=lambda s: s.code)
@@ -142,6 +151,36 @@ def lowering_codes(
 # points beyond this are not points of a score between 350 and 950 (and would
 # overflow the keys below): never a reason
 _LARGEST: Final = 1e9
+_FEW_ROWS: Final = 100
+
+
+def _codes_one_at_a_time(
+    points: pl.DataFrame, specs: Sequence[FeatureSpec], n: int
+) -> pl.DataFrame:
+    """:func:`lowering_codes` a person at a time, in plain Python."""
+    present = [s for s in specs if s.name in points.columns]
+    columns = reason_columns(n)
+    found: dict[str, list[str | None]] = {c: [] for c in columns}
+    # a frame of no columns has no rows: a person without any feature's points
+    # still gets a row (of no reasons)
+    rows = points.select([s.name for s in present]).iter_rows() if present else None
+    for _ in range(points.height):
+        row = next(rows) if rows is not None else ()
+        moved: list[tuple[float, str]] = []
+        for spec, p in zip(present, row, strict=True):
+            if p is None or not math.isfinite(p) or abs(p) >= _LARGEST:
+                continue
+            rounded = round(float(p), 2)
+            if rounded < 0:
+                moved.append((rounded, spec.code))
+        moved.sort()
+        codes = [code for _, code in moved[:n]]
+        for i, c in enumerate(columns):
+            found[c].append(codes[i] if i < len(codes) else None)
+    return pl.DataFrame(
+        {"person_id": points.get_column("person_id").cast(pl.String), **found},
+        schema={"person_id": pl.String, **dict.fromkeys(columns, pl.String)},
+    )
 
 
 def _hundredths(values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:

@@ -655,3 +655,149 @@ def print_cards(cards: Iterable[Any], console: Console | None = None) -> None:
     console = console or stdout_console()
     for card in cards:
         console.print(CardView(card), crop=False)
+
+
+# ------------------------------------------------------------------ decisions
+
+_DECISION_STYLE = {"approve": "bold green", "refer": "bold yellow", "decline": "bold red"}
+
+
+@dataclass
+class DecisionPanel:
+    """One person's decisions, as ``decide ID`` draws them.
+
+    ``rows``: the person's rows of decide.decide (one per product);
+    ``rules``: per product, rule code -> the rule's sentence;
+    ``reasons``: the card's lowering reasons (code, sentence, points), of which
+    a decline or a refer shows those its row names.
+    """
+
+    person_id: str
+    score: int
+    band: str
+    as_of: str
+    rows: list[dict[str, Any]]
+    rules: dict[str, dict[str, str]]
+    reasons: list[Any]
+    policy: str
+    policy_sha256: str
+    model_sha256: str
+    kinds: dict[str, str]
+
+
+def _decision_grid(narrow: bool, code_width: int) -> Table:
+    """Rows of a decision: indent, code (one width for the failed rules and the
+    reasons, so their sentences line up; none when narrow), sentence, points."""
+    t = Table.grid(padding=(0, 1), expand=True)
+    t.add_column(width=1)
+    if not narrow:
+        t.add_column(no_wrap=True, style="dim", min_width=code_width)
+    t.add_column(ratio=1)
+    t.add_column(justify="right", min_width=7, no_wrap=True)
+    return t
+
+
+class DecisionView:
+    def __init__(self, panel: DecisionPanel) -> None:
+        self.panel = panel
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.console import Group
+        from rich.panel import Panel
+
+        p = self.panel
+        width = min(max(options.max_width, CARD_MIN_WIDTH), 100)
+        options = options.update_width(width)
+        narrow = width - 4 < 76
+        parts: list[Any] = [as_text(p.person_id, style="bold")]
+        style = _BAND_STYLE.get(p.band, "")
+        head = Text("score ")
+        head.append(f"{p.score}", style="bold " + style)
+        head.append_text(as_text(f" {p.band}", style=style))
+        head.append(f" · as of {p.as_of}", style="dim")
+        parts.append(head)
+        reasons = {r.code: r for r in p.reasons}
+        for row in p.rows:
+            product = str(row["product"])
+            decision = str(row["decision"])
+            parts.append(Text(""))
+            line = as_text(product, style="bold")
+            line.append("  ")
+            line.append(decision.upper(), style=_DECISION_STYLE.get(decision, ""))
+            if row.get("limit") is not None:
+                offered = "limit" if decision == "approve" else "limit if approved"
+                line.append(f"  {offered} {row['limit']:,}")
+            if row.get("deposit_waived") is not None:
+                line.append_text(as_text(f"  deposit waived: {row['deposit_waived']}"))
+            parts.append(line)
+            failed = [c for c in str(row.get("failed_rules") or "").split(";") if c]
+            named = [row.get(f"reason_{i}") for i in range(1, 5)]
+            why = [reasons[str(c)] for c in named if c is not None and str(c) in reasons]
+
+            code_width = max([len(c) for c in failed] + [len(r.code) for r in why] + [1])
+
+            if failed:
+                parts.append(Text("  Rules failed", style="dim"))
+                rules = _decision_grid(narrow, code_width)
+                for code in failed:
+                    sentence = as_text(p.rules.get(product, {}).get(code, code))
+                    cells: list[Text | str] = ["", code, sentence, ""]
+                    _add_row(rules, *(cells if not narrow else ["", sentence, ""]))
+                parts.append(rules)
+            elif decision == "approve":
+                parts.append(Text("  every rule passed", style="dim"))
+            if decision == "refer" and not failed:
+                parts.append(
+                    Text("  the score is in the refer zone: sent to a person", style="dim")
+                )
+            if decision != "approve" and why:
+                parts.append(Text("  What lowers the score most", style="dim"))
+                lowering = _decision_grid(narrow, code_width)
+                for r in why:
+                    said: list[Text | str] = [as_text(r.sentence), _moved(r.points)]
+                    _add_row(lowering, *(["", r.code, *said] if not narrow else ["", *said]))
+                parts.append(lowering)
+        parts.append(Text(""))
+        parts.append(
+            as_text(
+                f"policy {p.policy} ({p.policy_sha256[:12]}) · model {p.model_sha256[:12]}",
+                style="dim",
+            )
+        )
+        panel = Panel(
+            Group(*parts),
+            title=Text("trustscore decision"),
+            title_align="left",
+            width=width,
+            box=box.ROUNDED,
+        )
+        yield from console.render(panel, options)
+
+
+def print_decisions(panels: Iterable[DecisionPanel], console: Console | None = None) -> None:
+    """``decide ID``: a panel per person, each drawn as it comes."""
+    console = console or stdout_console()
+    for panel in panels:
+        console.print(DecisionView(panel), crop=False)
+
+
+def print_policy(frame: pl.DataFrame, title: str, console: Console | None = None) -> None:
+    """``decide --explain-policy`` on a terminal: each product, then its rules
+    (code, sentence, where the policy sets it), sentences wrapped to fit."""
+    console = console or stdout_console()
+    console.print(as_text(title, style="bold"))
+    for (product, kind), rules in frame.group_by(["product", "kind"], maintain_order=True):
+        console.print()
+        head = as_text(str(product), style="bold")
+        head.append_text(as_text(f" ({kind})", style="dim"))
+        console.print(head)
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(width=1)
+        grid.add_column(no_wrap=True)
+        grid.add_column(ratio=1)
+        for row in rules.iter_rows(named=True):
+            sentence = as_text(row["sentence"])
+            sentence.append("\n")
+            sentence.append_text(as_text(str(row["key"]), style="dim"))
+            _add_row(grid, "", as_text(row["code"]), sentence)
+        console.print(grid)
