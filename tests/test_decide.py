@@ -39,6 +39,7 @@ from trustscore.model_folder import (
     METRICS_FILE,
     MODEL_FILE,
     POINTS_FILE,
+    SCORE_COLUMNS,
     SCORES_FILE,
     FolderWriter,
     ModelFolder,
@@ -127,6 +128,10 @@ def write_folder(out: Path, persons: dict[str, tuple[int, dict[str, Any]]]) -> P
             "defaulted": [int(persons[p][0] < 610) for p in ids],
         },
         schema_overrides={"defaulted": pl.Int8},
+    ).with_columns(  # the rest of scores.parquet's columns, which decide does not read
+        pl.lit(0.0).alias(c)
+        for c in [*SCORE_COLUMNS, "clipping"]
+        if c not in ("person_id", "score", "band")
     )
     features = pl.DataFrame(
         [{"person_id": p, **GOOD, **persons[p][1]} for p in ids],

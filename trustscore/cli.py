@@ -952,7 +952,7 @@ def _decide_targets(targets: list[str]) -> tuple[str | None, list[str]]:
     the model folder; - or a folder is a data folder to score; anything else ids."""
     if not targets:
         return None, []
-    data = [t for t in targets if t == "-" or Path(t).is_dir()]
+    data = [t for t in targets if t == "-" or (t != "" and Path(t).is_dir())]
     if not data:
         return None, targets
     if len(targets) > 1:
@@ -1043,14 +1043,14 @@ def decide(
     safe_csv: SafeCsvOpt = False,
     columns: ColumnsOpt = None,
 ) -> None:
-    """Approve, decline or refer: a policy's products applied to the scores.
+    """Approve, decline or refer by a policy: loans, rentals.
 
     Per person and product: the decision, the loan limit or the deposit
     waived, the rules that failed and, for a decline or a refer, the person's
     strongest lowering reason codes (reason_1..reason_4). Every row carries
     the as-of date and the model's and the policy's SHA-256, so a decision can
-    be replayed. One id on a terminal: a panel with the reasons in words; exit
-    4 if no id asked for is in the model folder.
+    be replayed. Ids: a panel each with the reasons in words (rows with
+    --format); a single id not in the model folder is exit 4 with the closest.
 
     \b
     Example:
@@ -1160,7 +1160,9 @@ def decide(
 
     if log is not None:
         _append_log(log, decisions)
-    if person_ids and out.format is Format.TABLE and out.output is None and out.columns is None:
+    # ids: the panels by default, even on a pipe (as card draws its cards); rows
+    # when a format, a file or columns are asked for
+    if person_ids and fmt in (None, Format.TABLE) and out.output is None and columns is None:
         render.print_decisions(_panels(folder, decisions, chosen, rules))
     else:
         out.emit(decisions, title="decisions")
@@ -1188,19 +1190,16 @@ def _append_log(log: Path, decisions: pl.DataFrame) -> None:
 
 
 def _panels(folder: Any, decisions: pl.DataFrame, chosen: list[Any], rules: Any) -> Any:
-    """The panels of ``decide ID``: the rows of each person with the card's reasons."""
-    from trustscore.card import from_model_folder
+    """The panels of ``decide ID``: each person's rows with their reasons in words."""
+    from trustscore.decide import reasons_in_words
     from trustscore.render import DecisionPanel
 
+    said = reasons_in_words(folder, decisions)
     rows = decisions.to_dicts()
-    order = list(dict.fromkeys(r["person_id"] for r in rows))
-    adverse = {r["person_id"] for r in rows if r["decision"] != "approve"}
-    cards = from_model_folder(folder, [pid for pid in order if pid in adverse]) if adverse else {}
     sentences = {p.name: {r.code: r.sentence for r in p.rules()} for p in chosen}
-    for pid in order:
+    for pid in dict.fromkeys(r["person_id"] for r in rows):
         mine = [r for r in rows if r["person_id"] == pid]
         first = mine[0]
-        card = cards.get(pid)
         yield DecisionPanel(
             person_id=pid,
             score=int(first["score"]),
@@ -1208,7 +1207,7 @@ def _panels(folder: Any, decisions: pl.DataFrame, chosen: list[Any], rules: Any)
             as_of=str(first["as_of"]),
             rows=mine,
             rules=sentences,
-            reasons=list(card.lowering) if card is not None else [],
+            reasons=list(said.get(pid, {}).values()),
             policy=rules.source,
             policy_sha256=str(first["policy_sha256"]),
             model_sha256=str(first["model_sha256"]),

@@ -210,6 +210,60 @@ def decide(
     ).cast(DECISION_SCHEMA)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class Said:
+    """A reason code of a decision in words: what an adverse-action notice says."""
+
+    code: str
+    sentence: str
+    points: float
+
+
+def reasons_in_words(
+    source: ModelFolder | Records, decisions: pl.DataFrame
+) -> dict[str, dict[str, Said]]:
+    """Per person of ``decisions`` (rows of :func:`decide`), the reason codes its
+    rows name, with the card's sentences and points: only those features'
+    columns of the points and features files are read, for only those persons."""
+    from trustscore.features.registry import render_sentence
+
+    records = _records(source)
+    named = decisions.select("person_id", *REASON_COLUMNS).unpivot(
+        index="person_id", value_name="code"
+    )
+    named = (
+        named.filter(pl.col("code").is_not_null())
+        .select("person_id", "code")
+        .unique(maintain_order=True)
+    )
+    if named.height == 0:
+        return {}
+    by_code = {s.code: s for s in records.specs}
+    specs = [by_code[c] for c in named.get_column("code").unique().sort() if c in by_code]
+    ids = named.get_column("person_id").unique()
+    columns = [s.name for s in specs]
+    points = _rows_of(records, POINTS_FILE, records.points.select("person_id", *columns), ids)
+    have = records.features.collect_schema().names()
+    values = _rows_of(
+        records,
+        FEATURES_FILE,
+        records.features.select("person_id", *(c for c in columns if c in have)),
+        ids,
+    )
+    point_rows = {r["person_id"]: r for r in points.iter_rows(named=True)}
+    value_rows = {r["person_id"]: r for r in values.iter_rows(named=True)}
+    out: dict[str, dict[str, Said]] = {}
+    for pid, code in named.iter_rows():
+        spec = by_code.get(code)
+        if spec is None or pid not in point_rows:
+            continue
+        value = value_rows.get(pid, {}).get(spec.name)
+        out.setdefault(pid, {})[code] = Said(
+            code, render_sentence(spec, value), round(float(point_rows[pid][spec.name]), 2)
+        )
+    return out
+
+
 def strategy(folder: ModelFolder, policy: Policy, product: str) -> pl.DataFrame:
     """What the cut-off does, on the folder's holdout persons (known outcome, not
     trained on): for each cut-off (every 10 points of the scale, each band's
@@ -255,9 +309,9 @@ def strategy(folder: ModelFolder, policy: Policy, product: str) -> pl.DataFrame:
                 chosen.name,
                 cut,
                 n,
-                n / total,
-                bad / n if n else None,
-                declined_bad / declined if declined else None,
+                _rate(n, total),
+                _rate(bad, n),
+                _rate(declined_bad, declined),
                 int(approved.get_column("limit").sum()) if loan else None,
                 int(approved.filter(pl.col("bad")).get_column("limit").sum()) if loan else None,
                 edges.get(cut),
@@ -282,6 +336,12 @@ def strategy(folder: ModelFolder, policy: Policy, product: str) -> pl.DataFrame:
         },
         orient="row",
     )
+
+
+def _rate(part: int, whole: int) -> float | None:
+    """A share of holdout persons, to 4 decimals (a hundredth of a percentage point:
+    more would be noise on a holdout); None of nobody."""
+    return round(part / whole, 4) if whole else None
 
 
 # ------------------------------------------------------------------ reading the records
@@ -317,11 +377,13 @@ def _people(
     scores = records.scores
     names = scores.collect_schema().names()
     extra = [c for c in ("split", "defaulted") if c in names]
-    scores = scores.select("person_id", "score", "band", *extra).with_row_index("_row")
+    scores = scores.select("person_id", "score", "band", *extra)
     if holdout:
         scores = scores.filter((pl.col("split") == "holdout") & pl.col("defaulted").is_not_null())
     wanted = None if person_ids is None else pl.Series(list(person_ids), dtype=pl.String).unique()
-    people = _rows_of(records, SCORES_FILE, scores, wanted)
+    # numbered after the filter: a row index taken first would make the reader
+    # number (so read) every row, where the filter alone skips row groups
+    people = _rows_of(records, SCORES_FILE, scores, wanted).with_row_index("_row")
     # everyone, or only those found (a strategy's holdout, the ids asked for)
     ids = None if person_ids is None and not holdout else people.get_column("person_id")
 

@@ -49,6 +49,12 @@ def config() -> str:
     return "```toml\n" + DEFAULT_TOML + "```\n"
 
 
+def policy() -> str:
+    from trustscore.policy import DEFAULT_POLICY_TOML
+
+    return "```toml\n" + DEFAULT_POLICY_TOML + "```\n"
+
+
 _ARROW = {1: "more = riskier", -1: "more = safer", 0: "none"}
 
 
@@ -83,6 +89,7 @@ def reasons() -> str:
 PARTS: dict[str, Callable[[], str]] = {
     "contract": contract,
     "config": config,
+    "policy": policy,
     "features": features,
     "reasons": reasons,
 }

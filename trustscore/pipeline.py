@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import polars as pl
@@ -48,6 +48,10 @@ from trustscore.penalties import PenaltyPolicy, person_penalties
 
 Phase = Callable[[str], None]
 Rounds = Callable[[int, int], None]
+
+
+PERSON_ROW_GROUP: Final = 65_536  # 4x smaller than Polars' default: a one-person
+# lookup in a 1M folder 20-35% faster, files 1% larger (benchmarks/README.md)
 
 
 def _quiet_phase(_: str) -> None:
@@ -498,10 +502,13 @@ def _build(
     meta, booster = model.to_bytes()
     writer.add(MODEL_FILE, booster)
     writer.add(META_FILE, meta)
-    writer.add_parquet(SCORES_FILE, scores, statistics=True)
-    writer.add_parquet(POINTS_FILE, scored.points, statistics=True)
-    writer.add_parquet(FEATURES_FILE, prepared.features.frame, statistics=True)
-    writer.add_parquet(EVENTS_FILE, prepared.features.events)
+    # per-person files: row groups of PERSON_ROW_GROUP rows with statistics, so a
+    # card or a decision reads (and decodes) one small group, not a quarter million rows
+    by_person = {"statistics": True, "row_group_size": PERSON_ROW_GROUP}
+    writer.add_parquet(SCORES_FILE, scores, **by_person)
+    writer.add_parquet(POINTS_FILE, scored.points, **by_person)
+    writer.add_parquet(FEATURES_FILE, prepared.features.frame, **by_person)
+    writer.add_parquet(EVENTS_FILE, prepared.features.events, **by_person)
     writer.add_json(METRICS_FILE, metrics)
     writer.add_json(CONFIG_FILE, config.as_dict())
     out = writer.commit(
