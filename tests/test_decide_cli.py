@@ -214,6 +214,21 @@ def test_a_log_where_it_must_not_go_is_refused(
         assert target.read_bytes() == kept
 
 
+def test_a_log_that_is_the_output_or_a_pipe_is_refused(
+    model_dir: Path, stored: str, tmp_path: Path
+) -> None:
+    pid = frame(stored)["person_id"][0]
+    same = tmp_path / "d.ndjson"
+    same.write_bytes(b'{"earlier":1}\n')
+    code, _, err = decide(model_dir, pid, "--log", str(same), "-o", str(same))
+    assert code == 2 and "same file" in err
+    assert same.read_bytes() == b'{"earlier":1}\n'
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    code, _, err = decide(model_dir, pid, "--log", str(fifo))  # would block with no reader
+    assert code == 2 and "neither a file nor a device" in err
+
+
 def test_a_full_disk_leaves_the_log_as_it_was(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -964,15 +964,27 @@ def _decide_targets(targets: list[str]) -> tuple[str | None, list[str]]:
     return data[0], []
 
 
-def _check_log(log: Path | None) -> None:
+def _check_log(log: Path | None, output: Path | None) -> None:
     """Refuse a --log that could not be appended to, before any work."""
     if log is None:
         return
+    import stat
+
     from trustscore.errors import ResourceError
 
     real = Path(os.path.realpath(log))
     if real.is_dir():
         raise UsageError(f"--log {log} is a folder", hint="give a file name")
+    if output is not None and str(output) != "-" and Path(os.path.realpath(output)) == real:
+        raise UsageError(
+            f"--log and --output are the same file {log}",
+            hint="the output would replace the log: give them different names",
+        )
+    if real.exists() and not (real.is_file() or stat.S_ISCHR(real.stat().st_mode)):
+        raise UsageError(
+            f"--log {log} is neither a file nor a device",
+            hint="a log is a file that grows (a pipe would block with no reader)",
+        )
     parent = real.parent
     if not parent.is_dir():
         raise UsageError(f"no folder {str(parent)!r} for the log", hint="create it first")
@@ -1079,7 +1091,7 @@ def decide(
             hint="the model folder's persons are decided as of its own date",
         )
     out = Output(fmt, output, safe_csv=safe_csv, columns=columns)
-    _check_log(log)
+    _check_log(log, output)
     rules = policy_mod.load(policy)
     chosen = rules.select(products)  # an unknown product fails before any work
     if explain_policy:
