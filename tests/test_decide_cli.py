@@ -390,3 +390,36 @@ def test_score_reasons_beyond_four_and_bounds(model_dir: Path, data_dir: Path) -
     assert code == 2
     code, _, err = run("score", str(data_dir), "--model", str(model_dir), "--reasons", "500")
     assert code == 2 and "features" in err
+
+
+# ------------------------------------------------------------------ data we did not make
+
+
+def test_german_credit_decides_in_whole_words(tmp_path: Path) -> None:
+    """German credit as consumers.csv alone: no orders table, so the default loan's
+    rules that need orders fail for everyone, and it says so; its passthrough
+    features' long codes would squeeze the panel, so it shows the words alone."""
+    from tests.conftest import GERMAN_CREDIT
+
+    german = pl.read_csv(GERMAN_CREDIT, infer_schema=False)
+    consumers = german.with_columns(
+        pl.format("G{}", pl.int_range(1, pl.len() + 1)).alias("person_id"),
+        (pl.col("creditability") == "bad").cast(pl.Int8).alias("defaulted"),
+    ).drop("creditability")
+    folder = tmp_path / "german"
+    folder.mkdir()
+    consumers.select("person_id", pl.exclude("person_id")).write_csv(folder / "consumers.csv")
+    model = tmp_path / "gm"
+    code, _, err = run("build", str(folder), "--out", str(model), "--as-of", "2026-01-01")
+    assert code == 0, err
+    code, out, err = decide(model, "--product", "micro_loan")
+    assert code == 0, err
+    assert "holds no orders_365d" in err
+    assert frame(out)["failed_rules"].str.contains("P-MIN-ORDERS").all()
+    code, out, err = decide(model, "G1")
+    assert code == 0, err
+    assert "ID-STATUS_OF_EXISTING_CHECKING_ACCOUNT" not in out  # too long: words only
+    assert "status_of_existing_checking_account: ... < 0 DM" in out
+    assert "…" not in out
+    code, out, err = decide(model, "G1", "-f", "csv")
+    assert "ID-STATUS_OF_EXISTING_CHECKING_ACCOUNT" in out  # the codes are in the rows

@@ -1112,6 +1112,7 @@ def decide(
     names = [p.name for p in chosen]
     if show_strategy:
         folder = ModelFolder.open(model)
+        _warn_absent(folder, rules, names)
         frames = [decide_mod.strategy(folder, rules, name) for name in names]
         out.emit(pl.concat(frames), title="strategy (holdout)")
         return
@@ -1154,10 +1155,7 @@ def decide(
                 .sort("_asked", maintain_order=True)
                 .drop("_asked")
             )
-    for name in decide_mod.absent_features(folder, rules):
-        render.print_warning(
-            f"the model folder holds no {name}: every person fails the rules that need it"
-        )
+    _warn_absent(folder, rules, names)
     found = set(decisions.get_column("person_id").unique().to_list()) if person_ids else set()
     missing = [pid for pid in dict.fromkeys(person_ids) if pid not in found]
     if person_ids and len(missing) == len(dict.fromkeys(person_ids)) and len(missing) == 1:
@@ -1182,6 +1180,16 @@ def decide(
         from trustscore.errors import EXIT_UNKNOWN_PERSON
 
         raise typer.Exit(EXIT_UNKNOWN_PERSON)
+
+
+def _warn_absent(folder: Any, rules: Any, names: list[str]) -> None:
+    from trustscore import render
+    from trustscore.decide import absent_features
+
+    for name in absent_features(folder, rules, names):
+        render.print_warning(
+            f"the model folder holds no {name}: every person fails the rules that need it"
+        )
 
 
 def _append_log(log: Path, decisions: pl.DataFrame) -> None:

@@ -163,12 +163,15 @@ def _records(source: ModelFolder | Records) -> Records:
     return source if isinstance(source, Records) else Records.of_folder(source)
 
 
-def absent_features(source: ModelFolder | Records, policy: Policy) -> list[str]:
-    """The features the policy's rules read that the folder does not hold (a table
-    was missing at build): every person then fails the rules that need them."""
+def absent_features(
+    source: ModelFolder | Records, policy: Policy, products: Sequence[str] | None = None
+) -> list[str]:
+    """The features the rules of the products (all the policy's for None) read that
+    the folder does not hold (a table was missing at build): every person then
+    fails the rules that need them."""
     names = set(_records(source).features.collect_schema().names())
     needed: list[str] = []
-    for p in policy.products.values():
+    for p in policy.select(products):
         if p.min_tenure_days is not None:
             needed.append(TENURE)
         if p.min_orders_365d is not None:

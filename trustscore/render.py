@@ -735,6 +735,10 @@ class DecisionView:
             why = [reasons[str(c)] for c in named if c is not None and str(c) in reasons]
 
             code_width = max([len(c) for c in failed] + [len(r.code) for r in why] + [1])
+            # codes over 40% of the width (a passthrough column's long name) would
+            # squeeze the words: then the words alone, as on a narrow terminal (the
+            # codes are in the rows, --format csv)
+            narrow = narrow or code_width > 0.4 * (width - 4)
 
             if failed:
                 parts.append(Text("  Rules failed", style="dim"))
