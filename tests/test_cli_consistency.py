@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 from trustscore.cli import app
 
 runner = CliRunner()
-COMMANDS = ["sample", "validate", "features", "build", "score", "card"]
+COMMANDS = ["sample", "validate", "features", "build", "score", "card", "decide", "monitor"]
 
 
 @pytest.mark.parametrize(

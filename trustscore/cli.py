@@ -365,17 +365,29 @@ def sample(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite the four CSVs if OUT_DIR holds them.")
     ] = False,
+    drift: Annotated[
+        float,
+        typer.Option(
+            "--drift",
+            min=0.0,
+            max=3.0,
+            metavar="X",
+            help="A shifted population, for monitor: reliability X standard deviations "
+            "lower, means X/2 lower, opportunism X/2 higher (0: none).",
+        ),
+    ] = 0.0,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
     """Write a synthetic platform: four CSVs in the contract.
 
-    The same --persons and --seed give the same bytes. Prints the files and
-    their row counts.
+    The same --persons, --seed and --drift give the same bytes. Prints the
+    files and their row counts.
 
     \b
     Example:
       trustscore sample demo --persons 2000 --seed 7
+      trustscore sample shifted --persons 2000 --seed 8 --drift 1
     """
     from trustscore import render
     from trustscore.sample import generate
@@ -391,7 +403,7 @@ def sample(
             hint="pass --force to overwrite them, or pick another folder",
         )
     with render.progress_bar(_stderr_is_terminal()) as progress:
-        rows = generate(out_dir, persons=persons, seed=seed, progress=progress)
+        rows = generate(out_dir, persons=persons, seed=seed, drift=drift, progress=progress)
     frame = pl.DataFrame(
         {
             "table": list(rows),
@@ -1004,7 +1016,7 @@ def decide(
         typer.Argument(
             help="A data folder to score and decide (- for consumers.csv on stdin), or the "
             "ids of persons in the model folder; none: everyone in the model folder.",
-            metavar="[DATA_DIR|-|PERSON_ID...]",
+            metavar="DATA_DIR|-|PERSON_ID",
             show_default=False,
         ),
     ] = None,
@@ -1233,6 +1245,77 @@ def _panels(folder: Any, decisions: pl.DataFrame, chosen: list[Any], rules: Any)
             model_sha256=str(first["model_sha256"]),
             kinds={p.name: p.kind for p in chosen},
         )
+
+
+# ------------------------------------------------------------------ monitor
+
+
+@app.command()
+@handle_errors
+def monitor(
+    data_dir: DataDirArg,
+    model: ModelOpt = DEFAULT_MODEL,
+    alarm: Annotated[
+        float,
+        typer.Option(
+            "--alarm",
+            min=0.0,
+            metavar="PSI",
+            help="Exit 6 when any PSI reaches this (0.10 is watch, 0.25 act).",
+        ),
+    ] = 0.25,
+    as_of: AsOfOpt = None,
+    lenient: LenientOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    safe_csv: SafeCsvOpt = False,
+    columns: ColumnsOpt = None,
+) -> None:
+    """Population drift against the model (PSI); exit 6 on alarm.
+
+    DATA_DIR is scored with the model as of its own date; its score (by band),
+    each dimension's points and each feature are compared with the model
+    folder's persons: the population stability index of each, with its
+    verdict (below 0.10 stable, to 0.25 watch, from 0.25 act). With outcomes
+    in DATA_DIR, the AUC and bad rates stand beside the build's. Exit 6 once
+    the table is written if any PSI reaches --alarm, naming what drifted.
+
+    \b
+    Example:
+      trustscore monitor new_month --alarm 0.25 || alert "the population moved"
+      trustscore monitor new_month --columns kind,name,psi,verdict
+    """
+    from trustscore import render
+    from trustscore.errors import EXIT_DRIFT
+    from trustscore.model_folder import ModelFolder
+    from trustscore.monitor import alarms
+    from trustscore.monitor import monitor as run_monitor
+    from trustscore.outcomes import from_column
+    from trustscore.pipeline import score_with
+
+    out = Output(fmt, output, safe_csv=safe_csv, columns=columns)
+    with render.phases(_stderr_is_terminal()) as (phase, _):
+        phase("loading the model")
+        folder = ModelFolder.open(model)
+        scored, prepared = score_with(
+            folder, data_dir, as_of=_date(as_of), lenient=lenient, phase=phase
+        )
+        phase("comparing")
+        persons = scored.scores.get_column("person_id")
+        y = from_column(prepared.tables, persons).y
+        frame = run_monitor(folder, scored.scores, prepared.features.frame, y)
+    _notes(prepared.report, prepared.features.notes)
+    render.print_note(
+        f"{persons.len():,} persons as of {prepared.as_of.isoformat()} against the model's "
+        f"as of {folder.as_of.isoformat()}"
+    )
+    out.emit(frame, title="drift against the model's population")
+    past = alarms(frame, alarm)
+    if past.height:
+        named = [f"{k} {n} ({p:.2f})" for k, n, p in past.select("kind", "name", "psi").rows()]
+        more = f" and {len(named) - 5} more" if len(named) > 5 else ""
+        render.print_error(f"drift at or past {alarm:g}: " + ", ".join(named[:5]) + more)
+        raise typer.Exit(EXIT_DRIFT)
 
 
 def main() -> None:

@@ -47,6 +47,13 @@ Nothing latent is written out; everything in the tables is drawn from these.
   above but not perfectly. About 10% of persons are unlabelled, mostly
   those who signed up in the last four months.
 
+Drift (``drift`` X > 0, for ``monitor``): the whole population moves, as when
+a platform opens to a new market: reliability X standard deviations lower,
+means X/2 lower, opportunism X/2 higher. Everything drawn from the traits
+follows (lower incomes, later repayments, more moves, refusals and
+chargebacks, more defaults); the calendar, the shops' number and the draws
+themselves stay, so X = 0 gives the same bytes as no drift.
+
 The calendar is fixed (independent of today's date); orders fall in
 2024-01-01 .. 2025-12-31, so the natural as-of date is 2026-01-01. Due,
 repaid and promised dates may fall after it, as in a real extract; a parcel
@@ -243,9 +250,13 @@ class _Persons:
         return len(self.move_at) + self.count
 
 
-def _draw_persons(n: int, rng: np.random.Generator) -> _Persons:
+def _draw_persons(n: int, rng: np.random.Generator, drift: float = 0.0) -> _Persons:
     traits = rng.standard_normal((n, 3)) @ _TRAIT_CHOL.T
     rel, means, opp = (np.ascontiguousarray(traits[:, k]) for k in range(3))
+    if drift:  # a shifted population; none leaves the draws (and the bytes) as they were
+        rel = rel - drift
+        means = means - 0.5 * drift
+        opp = opp + 0.5 * drift
     credit = -0.45 * means + 0.45 * opp + 0.7 * rng.standard_normal(n)
 
     # exponential growth of sign-ups: invert the CDF of a density ~ G ** (t / span)
@@ -700,6 +711,7 @@ def generate(
     persons: int = 5000,
     seed: int = 0,
     progress: Progress | None = None,
+    drift: float = 0.0,
 ) -> dict[str, int]:
     """Write consumers.csv, merchants.csv, transactions.csv, logistics.csv into out_dir
     (created if missing). Returns rows written per table name.
@@ -718,7 +730,9 @@ def generate(
     out_dir.mkdir(parents=True, exist_ok=True)
     report: Progress = progress or (lambda table, done, total: None)
 
-    p = _draw_persons(persons, _rng(seed, 0))
+    if not 0.0 <= drift <= 3.0:
+        raise ValueError("drift must be between 0 and 3")
+    p = _draw_persons(persons, _rng(seed, 0), drift)
     s = _draw_shops(p, _rng(seed, 1))
 
     temp = {name: out_dir / f".{t.filename}.partial" for name, t in TABLES.items()}
