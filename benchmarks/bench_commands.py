@@ -7,6 +7,7 @@ alternative it is judged against.
     uv run python benchmarks/bench_commands.py card   --model DIR --person ID [--runs 11]
         [--baseline TREE --baseline-model DIR]   (the same card from another checkout)
     uv run python benchmarks/bench_commands.py features --data DIR
+    uv run python benchmarks/bench_commands.py monitor --data DIR --model DIR [--lenient]
 
 ``build`` and ``score`` time the real CLI end to end (stdout to /dev/null);
 ``card`` is cold start, beside a bare ``python -c pass`` and ``import xgboost``.
@@ -77,11 +78,12 @@ def compile_bytecode() -> dict[str, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("what", choices=["build", "score", "card", "features"])
+    ap.add_argument("what", choices=["build", "score", "card", "features", "monitor"])
     ap.add_argument("--data", type=Path)
     ap.add_argument("--model", type=Path)
     ap.add_argument("--person", default="P0000001")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--lenient", action="store_true", help="pass --lenient (monitor)")
     ap.add_argument("--baseline", type=Path, help="another checkout of trustscore to compare")
     ap.add_argument("--baseline-model", type=Path, help="a model folder that checkout wrote")
     args = ap.parse_args()
@@ -103,6 +105,13 @@ def main() -> None:
             print(measure("... to parquet", [*cmd[:-2], *out], args.runs, env))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+    elif args.what == "monitor":
+        # issue 12's target: monitor <= the features of the same folder + 10 s
+        lenient = ["--lenient"] if args.lenient else []
+        feats = [EXE, "features", str(args.data), "-f", "csv", *lenient]
+        print(measure(f"trustscore features {args.data.name}", feats, args.runs, env))
+        mon = [EXE, "monitor", str(args.data), "--model", str(args.model), "-f", "csv", *lenient]
+        print(measure(f"trustscore monitor {args.data.name}", mon, args.runs, env))
     elif args.what == "features":
         cmd = [EXE, "features", str(args.data), "-f", "csv"]
         print(
