@@ -1247,6 +1247,98 @@ def _panels(folder: Any, decisions: pl.DataFrame, chosen: list[Any], rules: Any)
         )
 
 
+# ------------------------------------------------------------------ points
+
+
+class PointsFormat(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+    NDJSON = "ndjson"
+    PARQUET = "parquet"
+    SQL = "sql"
+
+
+@app.command()
+@handle_errors
+def points(
+    model: ModelOpt = DEFAULT_MODEL,
+    fmt: Annotated[
+        PointsFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="table, csv, json, ndjson, parquet (with --output) or sql (one CASE per "
+            "feature plus the base). Default: from the --output suffix (.sql too), else "
+            "table on a terminal and csv on a pipe.",
+            case_sensitive=False,
+            show_default=False,
+        ),
+    ] = None,
+    output: OutputOpt = None,
+    safe_csv: SafeCsvOpt = False,
+    table_name: Annotated[
+        str,
+        typer.Option("--table", metavar="NAME", help="sql: the table of features to score."),
+    ] = "features",
+) -> None:
+    """The points table: per feature and value range, the points.
+
+    For a model built with additivity = "feature", every feature's points are a
+    step function of its own value: one row per range (lower <= value <
+    upper), category, and missing; the base plus one row per feature is the
+    model score, exactly. --format sql writes it as one SELECT, so a database
+    scores without Python. A dimension-additive model has no exact per-feature
+    table: it says so and prints each feature's importance (mean |points|).
+
+    \b
+    Example:
+      trustscore points --model scorecard -o points.csv
+      trustscore points --model scorecard -f sql > score.sql
+    """
+    from trustscore import render
+    from trustscore.model_folder import POINTS_FILE, ModelFolder
+    from trustscore.points_table import importance, points_table, to_sql
+
+    sql = fmt is PointsFormat.SQL or (
+        fmt is None and output is not None and output.suffix.lower() == ".sql"
+    )
+    if sql:
+        check_output(output if output is None or str(output) != "-" else None)
+    chosen = None if fmt is None or sql else Format(fmt.value)
+    out = None if sql else Output(chosen, output, safe_csv=safe_csv)
+    folder = ModelFolder.open(model)
+    trained = folder.load_model()
+    if trained.params.additivity != "feature":
+        render.print_note(
+            "this model adds up by dimension: exact per-feature points tables need "
+            'additivity = "feature" (build with it in the config); each feature\'s '
+            "importance (mean |points| over everyone) instead"
+        )
+        if sql:
+            raise UsageError(
+                "--format sql needs a feature-additive model",
+                hint='build with additivity = "feature" in the config',
+            )
+        assert out is not None
+        out.emit(importance(folder.frame(POINTS_FILE), folder.specs), title="importance")
+        return
+    table = points_table(trained)
+    if sql:
+        text = to_sql(table, table_name).encode("utf-8")
+        if output is not None and str(output) != "-":
+            with atomic_output(output) as fh:
+                fh.write(text)
+        else:
+            sys.stdout.buffer.write(text)
+            sys.stdout.buffer.flush()
+        return
+    render.print_note(f"base {table.base:.2f} points; model score = base + one row per feature")
+    assert out is not None
+    out.emit(table.rows, title="points table")
+
+
 # ------------------------------------------------------------------ monitor
 
 
