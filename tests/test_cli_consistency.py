@@ -17,7 +17,9 @@ from tests.conftest import ROOT
 from trustscore.cli import app
 
 runner = CliRunner()
-COMMANDS = ["sample", "validate", "features", "build", "score", "card", "decide", "monitor"]
+COMMANDS = [
+    *("sample", "validate", "features", "build", "score", "card", "decide", "monitor", "points"),
+]
 
 
 @pytest.mark.parametrize(

@@ -374,7 +374,8 @@ class TrustModel:
         out = np.zeros((xa.shape[0], len(self.group_names)), dtype=np.float64)
         if self._tree_order.size == 0:
             return self.bias_, out  # only lone leaves: everything is bias
-        for rows in self._chunks(xa.shape[0], n_trees):
+
+        def chunk(rows: slice) -> None:
             d = self._dmatrix(xa[rows])
             leaf = np.asarray(booster.predict(d, pred_leaf=True, validate_features=False))
             node = leaf.reshape(-1, n_trees)[:, self._tree_order].astype(np.int64)
@@ -382,6 +383,19 @@ class TrustModel:
             value = np.take(self._leaf_values, node)
             sums = np.add.reduceat(value, self._group_start, axis=1) - self._group_expected
             out[rows, self._present_groups] = sums
+
+        chunks = self._chunks(xa.shape[0], n_trees)
+        if len(chunks) == 1:
+            chunk(chunks[0])
+            return self.bias_, out
+        # two chunks at a time: while XGBoost finds one chunk's leaves, numpy sums
+        # another's (its gathers release the GIL); each chunk is computed exactly as
+        # alone, so the points do not depend on it. Booster.predict is thread-safe.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for done in pool.map(chunk, chunks):
+                del done
         return self.bias_, out
 
     def feature_contribs(self, X: npt.ArrayLike) -> tuple[float, FloatArray]:

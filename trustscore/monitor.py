@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -195,16 +196,33 @@ def drift(
 ) -> pl.DataFrame:
     """The PSI rows (``MONITOR_SCHEMA``): the score by band, each dimension's
     points, each feature of ``specs``."""
-    rows = [_row("score", "band", bin_bands(reference_scores["band"], current_scores["band"]))]
-    for d in dimensions:
-        rows.append(_row("dimension", d, bin_numbers(reference_scores[d], current_scores[d])))
-    for spec in specs:
-        if spec.name not in reference_features.columns or spec.name not in current_features.columns:
-            continue
+    from concurrent.futures import ThreadPoolExecutor
+
+    def band() -> dict[str, Any]:
+        return _row("score", "band", bin_bands(reference_scores["band"], current_scores["band"]))
+
+    def dimension(d: str) -> dict[str, Any]:
+        return _row("dimension", d, bin_numbers(reference_scores[d], current_scores[d]))
+
+    def feature(spec: FeatureSpec) -> dict[str, Any]:
         ref, cur = reference_features[spec.name], current_features[spec.name]
         numeric = ref.dtype.is_numeric() and not spec.is_categorical
-        binned = bin_numbers(ref, cur) if numeric else bin_categories(ref, cur)
-        rows.append(_row("feature", spec.name, binned))
+        return _row(
+            "feature", spec.name, bin_numbers(ref, cur) if numeric else bin_categories(ref, cur)
+        )
+
+    held = [
+        s
+        for s in specs
+        if s.name in reference_features.columns and s.name in current_features.columns
+    ]
+    # each quantity on its own: sorting and binning a million values release the GIL,
+    # so the cores share the work (a third of monitor's own time at 1M persons)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        jobs = [pool.submit(band)]
+        jobs += [pool.submit(dimension, d) for d in dimensions]
+        jobs += [pool.submit(feature, s) for s in held]
+        rows = [job.result() for job in jobs]
     return pl.DataFrame(rows, schema=MONITOR_SCHEMA)
 
 
