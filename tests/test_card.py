@@ -107,7 +107,7 @@ def test_card_from_data_folder(model_dir: Path, data_dir: Path, tmp_path: Path) 
     for f in data_dir.iterdir():
         (new / f.name).write_bytes(f.read_bytes())
     with (new / "consumers.csv").open("a") as fh:
-        fh.write("NEWCOMER,2025-11-01,true,false,2025-11-01,student,900.00,\n")
+        fh.write("NEWCOMER,2025-11-01,true,false,2025-11-01,student,900.00,,female,24\n")
     result = runner.invoke(
         app, ["card", "NEWCOMER", "--model", str(model_dir), "--data", str(new), "-f", "json"]
     )

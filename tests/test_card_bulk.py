@@ -330,7 +330,7 @@ def test_bulk_with_a_data_folder(
     for f in data_dir.iterdir():
         (new / f.name).write_bytes(f.read_bytes())
     with (new / "consumers.csv").open("a") as fh:
-        fh.write("NEWCOMER,2025-11-01,true,false,2025-11-01,student,900.00,\n")
+        fh.write("NEWCOMER,2025-11-01,true,false,2025-11-01,student,900.00,,female,24\n")
     asked = [ids[0], "NEWCOMER", "NOBODY", ids[1]]
     code, out, err = card(model_dir, *asked, "--data", str(new), "-f", "ndjson")
     assert code == 4

@@ -105,9 +105,35 @@ def test_progress_reaches_every_total(tmp_path: Path) -> None:
 
 
 def test_headers_are_the_contract(folder: Path) -> None:
-    for table in TABLES.values():
+    # the contract's columns, and in consumers.csv the protected attributes after them
+    # (passthrough columns that the features leave out, for audit)
+    for name, table in TABLES.items():
         header = (folder / table.filename).read_text().split("\n", 1)[0]
-        assert header.split(",") == table.names
+        extra = ["gender", "age"] if name == "consumers" else []
+        assert header.split(",") == [*table.names, *extra]
+
+
+def test_the_protected_attributes_cause_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gender and age come from a stream of their own: without them the other
+    columns and tables are byte for byte what they were; the features leave them out."""
+    from trustscore import sample as sample_mod
+    from trustscore.features.protected import is_protected
+    from trustscore.schema import DEFAULT_PROTECTED_WORDS
+
+    generate(tmp_path / "with", persons=400, seed=9)
+    monkeypatch.setattr(sample_mod, "_protected", lambda frame, rng: pl.DataFrame())
+    generate(tmp_path / "without", persons=400, seed=9)
+    for name in ("merchants.csv", "transactions.csv", "logistics.csv"):
+        assert (tmp_path / "with" / name).read_bytes() == (tmp_path / "without" / name).read_bytes()
+    consumers = pl.read_csv(tmp_path / "with" / "consumers.csv", infer_schema=False)
+    plain = pl.read_csv(tmp_path / "without" / "consumers.csv", infer_schema=False)
+    assert consumers.drop("gender", "age").equals(plain)
+    assert all(is_protected(c, DEFAULT_PROTECTED_WORDS) for c in ("gender", "age"))
+    assert set(consumers["gender"].drop_nulls()) == {"female", "male"}
+    ages = consumers["age"].cast(pl.Int64)
+    assert ages.min() >= 18 and ages.max() <= 90
 
 
 def test_keys_unique_and_references_hold(data: dict[str, pl.DataFrame]) -> None:

@@ -1339,6 +1339,166 @@ def points(
     out.emit(table.rows, title="points table")
 
 
+# ------------------------------------------------------------------ audit
+
+
+@app.command()
+@handle_errors
+def audit(
+    data_dir: DataDirArg,
+    model: ModelOpt = DEFAULT_MODEL,
+    attributes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attribute",
+            "-a",
+            metavar="COLUMN",
+            help="A column of consumers.csv to audit (repeat for several; default: the "
+            "protected columns the model was kept from).",
+        ),
+    ] = None,
+    cutoff: Annotated[
+        int,
+        typer.Option(
+            "--cutoff",
+            min=350,
+            max=950,
+            metavar="SCORE",
+            help="Approve a final score of at least this (without --product).",
+        ),
+    ] = 600,
+    policy: Annotated[
+        Path | None,
+        typer.Option("--policy", "-p", metavar="FILE", help="The policy for --product."),
+    ] = None,
+    product: Annotated[
+        str | None,
+        typer.Option(
+            "--product",
+            "-P",
+            metavar="NAME",
+            help="Approve as this product of the policy decides (every rule, not the cut-off).",
+        ),
+    ] = None,
+    as_of: AsOfOpt = None,
+    lenient: LenientOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    safe_csv: SafeCsvOpt = False,
+    columns: ColumnsOpt = None,
+) -> None:
+    """Fairness on the protected attributes the model was kept from.
+
+    DATA_DIR is scored with the model; per attribute and group: persons, mean
+    score, approvals at --cutoff (or by a policy's --product), the adverse
+    impact ratio against the group approved most often (below 0.8 fails the
+    four-fifths rule, and a warning names it), and with outcomes the bad
+    rate and the AUC within the group.
+
+    \b
+    Example:
+      trustscore audit sample_data
+      trustscore audit sample_data --attribute gender --product micro_loan
+    """
+    import difflib
+
+    import numpy as np
+
+    from trustscore import render
+    from trustscore.audit import audit as run_audit
+    from trustscore.audit import pick
+    from trustscore.model_folder import ModelFolder
+    from trustscore.outcomes import from_column
+    from trustscore.pipeline import score_with
+
+    out = Output(fmt, output, safe_csv=safe_csv, columns=columns)
+    if policy is not None and product is None:
+        raise UsageError("--policy is for --product", hint="name the product to approve by")
+    rules = None
+    if product is not None:
+        from trustscore import policy as policy_mod
+
+        rules = policy_mod.load(policy)
+        rules.select([product])  # an unknown product fails before any work
+    with render.phases(_stderr_is_terminal()) as (phase, _):
+        phase("loading the model")
+        folder = ModelFolder.open(model)
+        scored, prepared = score_with(
+            folder,
+            data_dir,
+            as_of=_date(as_of),
+            lenient=lenient,
+            feature_points=rules is not None,
+            phase=phase,
+        )
+        consumers = prepared.tables.consumers
+        names = pick(consumers, prepared.features.protected, attributes)
+        if not names:
+            raise UsageError(
+                f"{data_dir}: consumers.csv has no protected column to audit",
+                hint="name a column with --attribute",
+            )
+        for name in names:
+            if name not in consumers.columns or name == "person_id":
+                close = difflib.get_close_matches(name, consumers.columns, n=1)
+                raise UsageError(
+                    f"consumers.csv has no column {name!r}",
+                    hint=(f"did you mean {close[0]!r}? " if close else "")
+                    + "columns: "
+                    + ", ".join(c for c in consumers.columns if c != "person_id"),
+                )
+        phase("auditing")
+        scores = scored.scores
+        persons = scores.select("person_id")
+        values = {
+            n: persons.join(
+                consumers.select("person_id", n), on="person_id", how="left", maintain_order="left"
+            ).get_column(n)
+            for n in names
+        }
+        if rules is not None and product is not None:
+            from trustscore import decide as decide_mod
+
+            records = decide_mod.Records.of_scored(
+                folder,
+                scores,
+                scored.points,
+                prepared.features.frame,
+                prepared.features.events,
+                prepared.as_of,
+                data_dir,
+            )
+            decided = decide_mod.decide(records, rules, [product])
+            approved = decided.get_column("decision") == decide_mod.APPROVE
+            how = f"approved as {product} decides ({rules.source})"
+        else:
+            approved = scores.get_column("score") >= cutoff
+            how = f"approved at a final score of {cutoff} or more"
+        y = from_column(prepared.tables, scores.get_column("person_id")).y
+        frame = run_audit(
+            values,
+            scores.get_column("score"),
+            approved,
+            y if bool(np.isfinite(y).any()) else None,
+            scores.get_column("p_bad").to_numpy(),
+        )
+    _notes(prepared.report, prepared.features.notes)
+    features = {s.name for s in folder.specs}
+    for name in names:
+        if name in features:
+            render.print_warning(f"{name} is a feature of the model, not an attribute left out")
+    render.print_note(f"{scores.height:,} persons as of {prepared.as_of.isoformat()}, {how}")
+    for attribute, group, ratio in (
+        frame.filter(pl.col("four_fifths") == "fail")
+        .select("attribute", "group", "adverse_impact_ratio")
+        .rows()
+    ):
+        render.print_warning(
+            f"{attribute} = {group}: adverse impact ratio {ratio:.2f}, below the four-fifths rule"
+        )
+    out.emit(frame, title="fairness by group")
+
+
 # ------------------------------------------------------------------ monitor
 
 

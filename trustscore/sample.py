@@ -54,6 +54,14 @@ follows (lower incomes, later repayments, more moves, refusals and
 chargebacks, more defaults); the calendar, the shops' number and the draws
 themselves stay, so X = 0 gives the same bytes as no drift.
 
+Protected attributes: ``gender`` (independent of everything) and ``age``
+(older for those longer at their current address) are drawn last, from a
+stream of their own. They cause nothing in the story: no trait, order or
+outcome depends on them, and the model never sees them (DESIGN 1). Yet
+``age`` goes with a feature the model uses (days at the address, which
+reliability drives), so ``audit`` can show how a score treats a group it
+was kept from.
+
 The calendar is fixed (independent of today's date); orders fall in
 2024-01-01 .. 2025-12-31, so the natural as-of date is 2026-01-01. Due,
 repaid and promised dates may fall after it, as in a real extract; a parcel
@@ -706,6 +714,27 @@ def _drawn_chunks(p: _Persons, s: _Shops, seed: int) -> Iterator[_Chunk]:
             yield chunk
 
 
+def _protected(consumers: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """The protected attributes, drawn last from a stream of their own (the other
+    columns' bytes do not depend on them): ``gender``, independent of everything;
+    ``age``, older for those longer at their address. Neither causes anything: no
+    trait, table or outcome is drawn from them, and the model never sees them."""
+    n = consumers.height
+    female = rng.random(n) < 0.5
+    gender = np.where(female, "female", "male").astype(object)
+    gender[rng.random(n) < 0.02] = None
+    since = consumers.get_column("address_since").cast(pl.Int64).to_numpy()  # days
+    known = ~consumers.get_column("address_since").is_null().to_numpy()
+    years = np.where(known, (_END - np.where(known, since, 0)) / 365.25, rng.exponential(4.0, n))
+    age = np.clip(np.round(21.0 + 0.9 * years + rng.normal(0.0, 7.0, n)), 18, 90)
+    return pl.DataFrame(
+        {
+            "gender": pl.Series(gender.tolist(), dtype=pl.String),
+            "age": pl.Series(age.astype(np.int64)),
+        }
+    )
+
+
 def generate(
     out_dir: Path,
     persons: int = 5000,
@@ -738,9 +767,15 @@ def generate(
     temp = {name: out_dir / f".{t.filename}.partial" for name, t in TABLES.items()}
     rows: dict[str, int] = {}
     try:
-        for name, frame in (("consumers", p.frame), ("merchants", s.frame)):
+        # the contract's columns, then the protected attributes (passthrough columns)
+        consumers = pl.concat(
+            [p.frame.select(TABLES["consumers"].names), _protected(p.frame, _rng(seed, 3))],
+            how="horizontal",
+        )
+        merchants = s.frame.select(TABLES["merchants"].names)
+        for name, frame in (("consumers", consumers), ("merchants", merchants)):
             with temp[name].open("wb") as fh:
-                _write(frame.select(TABLES[name].names), fh, header=True)
+                _write(frame, fh, header=True)
             rows[name] = frame.height
             report(name, frame.height, frame.height)
 
