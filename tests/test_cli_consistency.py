@@ -19,7 +19,7 @@ from trustscore.cli import app
 runner = CliRunner()
 COMMANDS = [
     *("sample", "validate", "features", "build", "score", "card", "decide", "monitor", "points"),
-    "audit",
+    *("audit", "report"),
 ]
 
 

@@ -805,3 +805,33 @@ def print_policy(frame: pl.DataFrame, title: str, console: Console | None = None
             sentence.append_text(as_text(str(row["key"]), style="dim"))
             _add_row(grid, "", as_text(row["code"]), sentence)
         console.print(grid)
+
+
+def print_report(report: Any, console: Console | None = None) -> None:
+    """``report --format table``: the report's tables, importance with bars."""
+    console = console or stdout_console()
+    print_frame(report.metrics, "holdout performance (low, high: bootstrap 95%)", console=console)
+    if report.calibration_bands is not None:
+        print_frame(report.calibration_bands, "calibration by band", console=console)
+    print_frame(report.distribution, "persons by band", console=console)
+    for title, frame, name in (
+        ("importance of the dimensions (mean |points|)", report.dimensions, "dimension"),
+        ("the ten strongest features (mean |points|)", report.features.head(10), "feature"),
+    ):
+        values = frame.get_column("mean_abs_points").to_list()
+        top = max([*values, 1e-9])
+        table = Table(title=as_text(title), box=box.SIMPLE_HEAD, title_justify="left")
+        table.add_column(name)
+        table.add_column("points", justify="right")
+        table.add_column("", no_wrap=True)
+        for label, value in zip(frame.get_column(name).to_list(), values, strict=True):
+            bar = Text("█" * max(1, round(value / top * 24)), style="cyan")
+            table.add_row(as_text(label), f"{value:.1f}", bar)
+        console.print(table)
+    for extra, title in (
+        (report.strategy, "strategy (holdout)"),
+        (report.drift, "drift against the model's population"),
+        (report.fairness, "fairness by group"),
+    ):
+        if extra is not None:
+            print_frame(extra, title, console=console)
