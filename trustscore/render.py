@@ -810,7 +810,21 @@ def print_policy(frame: pl.DataFrame, title: str, console: Console | None = None
 def print_report(report: Any, console: Console | None = None) -> None:
     """``report --format table``: the report's tables, importance with bars."""
     console = console or stdout_console()
-    print_frame(report.metrics, "holdout performance (low, high: bootstrap 95%)", console=console)
+    metrics = Table(
+        title=Text("holdout performance (bootstrap 95%)"), box=box.SIMPLE_HEAD, title_justify="left"
+    )
+    for name in ("measure", "value", "low", "high"):
+        metrics.add_column(name, justify="left" if name == "measure" else "right")
+
+    def shown(value: Any, whole: bool) -> str:
+        if value is None:
+            return _NULL
+        return f"{value:,.0f}" if whole else f"{value:.4f}"
+
+    for name, value, low, high in report.metrics.iter_rows():
+        whole = name == "holdout persons"
+        metrics.add_row(as_text(name), shown(value, whole), shown(low, whole), shown(high, whole))
+    console.print(metrics)
     if report.calibration_bands is not None:
         print_frame(report.calibration_bands, "calibration by band", console=console)
     print_frame(report.distribution, "persons by band", console=console)
