@@ -163,3 +163,24 @@ def test_every_chart_draws_in_a_real_browser(
     print(f"screenshot: {shot}")
     if os.environ.get("TRUSTSCORE_REGEN_SCREENSHOT") == "1":
         shutil.copyfile(shot, SCREENSHOT)
+
+
+def test_a_model_of_derived_outcomes_says_why_it_has_no_curves(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Built with --label records, the holdout was judged on scores as of T, which
+    the folder does not keep: the metrics stand, the curves are left out, a note
+    says why, and the page still draws."""
+    model = tmp_path / "m"
+    result = runner.invoke(
+        app, ["build", str(data_dir), "--out", str(model), "--label", "records", "-f", "json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    report = build_report(ModelFolder.open(model))
+    assert report.roc is None and report.calibration_bands is None
+    assert any("derived from the records" in n for n in report.notes)
+    metrics = json.loads((model / METRICS_FILE).read_text())
+    shown = dict(report.metrics.select("name", "value").rows())
+    assert shown["auc"] == pytest.approx(metrics["holdout"]["auc"])
+    text = to_html(report)
+    assert 'id="roc"' not in text and 'id="distribution"' in text
