@@ -184,3 +184,31 @@ def test_a_model_of_derived_outcomes_says_why_it_has_no_curves(
     assert shown["auc"] == pytest.approx(metrics["holdout"]["auc"])
     text = to_html(report)
     assert 'id="roc"' not in text and 'id="distribution"' in text
+
+
+def test_markup_from_the_data_stays_text_in_the_page(data_dir: Path, tmp_path: Path) -> None:
+    """A passthrough column named like a tag, values with markup and escape codes,
+    and a protected column whose groups are a script: the page shows them as text."""
+    folder = tmp_path / "hostile"
+    shutil.copytree(data_dir, folder)
+    consumers = pl.read_csv(folder / "consumers.csv", infer_schema=False)
+    n = consumers.height
+    tag = "<img src=x onerror=alert(1)>"
+    consumers.with_columns(
+        pl.Series(tag, ["<b>a</b>" if i % 3 else "x\x1b[31m" for i in range(n)]),
+        pl.when(pl.int_range(pl.len()) % 2 == 0)
+        .then(pl.lit("<script>alert(1)</script>"))
+        .otherwise(pl.col("gender"))
+        .alias("gender"),
+    ).write_csv(folder / "consumers.csv")
+    model = tmp_path / "m"
+    result = runner.invoke(app, ["build", str(folder), "--out", str(model)])
+    assert result.exit_code == 0, result.stderr
+    page = tmp_path / "r.html"
+    args = ["report", "--model", str(model), "--data", str(folder), "-o", str(page)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    text = page.read_text()
+    assert tag not in text and "<script>alert(1)" not in text and "<b>a</b>" not in text
+    assert html.escape(tag) in text  # the feature is there, as text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # the group too
