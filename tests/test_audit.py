@@ -67,6 +67,11 @@ def test_numbers_in_quintiles_and_few_values_as_they_are() -> None:
     assert sum(counts) == 50 and all(9 <= c <= 11 for c in counts)
     few = groups_of(pl.Series("n", [1, 2, 2, None]))
     assert few.to_list() == ["1", "2", "2", MISSING]
+    # a passthrough number is read as a float: whole values read as they were written
+    floats = groups_of(pl.Series("n", [0.0, 1.0, float("nan"), None]))
+    assert floats.to_list() == ["0", "1", MISSING, MISSING]
+    halves = groups_of(pl.Series("n", [0.5, 1.0]))
+    assert halves.to_list() == ["0.5", "1.0"]
 
 
 def _audit(model: Path, data: Path, *args: str) -> tuple[int, pl.DataFrame, str]:

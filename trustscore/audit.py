@@ -68,6 +68,10 @@ def groups_of(values: pl.Series) -> pl.Series:
         return pl.select(
             pl.when(x.is_null()).then(pl.lit(MISSING)).otherwise(out).alias(values.name)
         ).to_series()
+    if values.dtype.is_float():
+        filled = values.fill_nan(None).drop_nulls()
+        if filled.len() and bool((filled == filled.round(0)).all()):
+            values = values.fill_nan(None).cast(pl.Int64)  # 1.0 reads as the 1 it was
     text = values.cast(pl.String)
     return text.fill_null(MISSING)
 
