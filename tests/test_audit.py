@@ -130,3 +130,28 @@ def test_no_protected_column_is_a_usage_error(tmp_path: Path, data_dir: Path) ->
     assert result.exit_code == 0, result.stderr
     code, _, err = _audit(model, folder)
     assert code == 2 and "no protected column" in err and "--attribute" in err
+
+
+def test_blanks_are_never_the_reference_and_dates_group_by_year() -> None:
+    blank = pl.Series("g", [None, None, None], dtype=pl.String)
+    frame = audit(
+        {"g": blank}, pl.Series([700, 500, 650]), pl.Series([True, False, True]), None, np.zeros(3)
+    )
+    row = frame.row(0, named=True)
+    assert row["group"] == MISSING and row["approval_rate"] == pytest.approx(2 / 3, abs=1e-4)
+    assert row["adverse_impact_ratio"] is None and row["four_fifths"] is None
+    import datetime as dt
+
+    dates = pl.Series("d", [dt.date(2020, 5, 1), dt.date(2020, 1, 9), dt.date(2024, 2, 2), None])
+    assert groups_of(dates).to_list() == ["2020", "2020", "2024", MISSING]
+
+
+def test_attributes_and_approvals_that_do_not_fit(model_dir: Path, data_dir: Path) -> None:
+    code, _, err = _audit(model_dir, data_dir, "--attribute", "person_id")
+    assert code == 2 and "not an attribute" in err
+    code, _, err = _audit(model_dir, data_dir, "--product", "micro_loan", "--cutoff", "600")
+    assert code == 2 and "two ways to approve" in err
+    code, frame, err = _audit(model_dir, data_dir, "--attribute", "signup_date")
+    assert code == 0, err
+    assert frame["group"].to_list() == sorted(frame["group"].to_list())  # years, in order
+    assert frame.height <= 8

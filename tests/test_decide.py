@@ -304,7 +304,7 @@ def test_a_folder_without_the_orders_table(tmp_path: Path) -> None:
     out = write_folder(tmp_path / "m", {"p": (620, {})})
     # rewrite the features without orders_365d, as a build without transactions does
     folder = ModelFolder.open(out)
-    features = folder.frame(FEATURES_FILE).drop("orders_365d")
+    features = folder.frame(FEATURES_FILE).drop("orders_365d", "credit_outstanding")
     rebuilt = tmp_path / "m2"
     writer = FolderWriter(rebuilt, force=False)
     for name, f in folder.files.items():
@@ -315,9 +315,10 @@ def test_a_folder_without_the_orders_table(tmp_path: Path) -> None:
     writer.commit({k: v for k, v in folder.manifest.items() if k not in ("files",)})
     folder = ModelFolder.open(rebuilt)
     policy = parse(POLICY.encode())
-    assert absent_features(folder, policy) == ["orders_365d"]
+    assert absent_features(folder, policy) == ["orders_365d", "credit_outstanding"]
     row = decide(folder, policy, products=["loan"]).row(0, named=True)
-    assert (row["decision"], row["failed_rules"]) == ("decline", "P-MIN-ORDERS")
+    # what is not on record fails the rule that needs it, as the warning says
+    assert (row["decision"], row["failed_rules"]) == ("decline", "P-MIN-ORDERS;P-MAX-OUTSTANDING")
 
 
 def test_strategy_on_the_hand_folder(hand_folder: ModelFolder) -> None:

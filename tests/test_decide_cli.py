@@ -94,6 +94,8 @@ def test_consumers_on_stdin(data_dir: Path, tmp_path: Path) -> None:
     assert "holds no orders_365d" in err
     loans = rows.filter(pl.col("product") == "micro_loan")
     assert loans["failed_rules"].str.contains("P-MIN-ORDERS").all()
+    assert "holds no credit_outstanding" in err
+    assert loans["failed_rules"].str.contains("P-MAX-OUTSTANDING").all()  # as the warning says
     assert set(loans["decision"]) == {"decline"}
 
 
@@ -423,3 +425,27 @@ def test_german_credit_decides_in_whole_words(tmp_path: Path) -> None:
     assert "…" not in out
     code, out, err = decide(model, "G1", "-f", "csv")
     assert "ID-STATUS_OF_EXISTING_CHECKING_ACCOUNT" in out  # the codes are in the rows
+
+
+def test_an_absurd_id_is_an_unknown_person_not_a_path(model_dir: Path) -> None:
+    code, out, err = decide(model_dir, "P" * 300)  # too long to be a file name
+    assert code == 4 and out == ""
+    assert "(300 characters)" in err and "P" * 81 not in err
+
+
+def test_a_failed_output_leaves_the_log_as_it_was(
+    model_dir: Path, stored: str, tmp_path: Path
+) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    log = tmp_path / "d.ndjson"
+    code, _, err = decide(model_dir, "--log", str(log), "-o", "/dev/full", "-f", "csv")
+    assert code == 7 and "/dev/full" in err
+    assert not log.exists() or log.read_bytes() == b""
+    # a log whose last line has no end gets one before ours
+    log.write_bytes(b'{"x":1}')
+    pid = frame(stored)["person_id"][0]
+    code, _, err = decide(model_dir, pid, "--log", str(log), "-f", "csv")
+    assert code == 0, err
+    lines = log.read_bytes().split(b"\n")
+    assert lines[0] == b'{"x":1}' and json.loads(lines[1])["person_id"] == pid

@@ -141,3 +141,20 @@ def test_a_dimension_model_explains_and_shows_importance(model_dir: Path) -> Non
     result = runner.invoke(app, ["points", "--model", str(model_dir), "-f", "sql"])
     assert result.exit_code == 2
     assert "feature-additive" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["t\nDROP TABLE users; --", "", "x\x1b[2J", "a\rb"])
+def test_a_table_name_cannot_break_out_of_the_sql(scorecard: Path, name: str) -> None:
+    result = runner.invoke(app, ["points", "--model", str(scorecard), "-f", "sql", "--table", name])
+    assert result.exit_code == 2
+    assert "control characters" in result.stderr and result.stdout == ""
+
+
+def test_the_sql_comments_quote_nothing_from_outside(scorecard: Path) -> None:
+    result = runner.invoke(
+        app, ["points", "--model", str(scorecard), "-f", "sql", "--table", "x; DROP TABLE y"]
+    )
+    assert result.exit_code == 0, result.stderr
+    comments = [line for line in result.stdout.splitlines() if line.startswith("--")]
+    assert comments and all("DROP" not in line for line in comments)
+    assert result.stdout.rstrip().endswith('FROM "x; DROP TABLE y";')

@@ -46,7 +46,10 @@ AUDIT_SCHEMA: Final[dict[str, pl.DataType]] = {
 
 
 def groups_of(values: pl.Series) -> pl.Series:
-    """Each person's group: the value as text, or a quintile of a many-valued number."""
+    """Each person's group: the value as text, a quintile of a many-valued number,
+    or the year of a date."""
+    if values.dtype.is_temporal():
+        return values.dt.year().cast(pl.String).fill_null(MISSING)
     if values.dtype.is_numeric() and values.drop_nulls().n_unique() > MAX_GROUPS:
         x = values.cast(pl.Float64).fill_nan(None)
         known = x.drop_nulls().to_numpy()
@@ -110,7 +113,7 @@ def audit(
         per = per.with_columns((pl.col("approved") / pl.col("persons")).alias("approval_rate"))
         # the most favoured group is a named one: a handful of blanks is no reference
         named = per.filter(pl.col("group") != MISSING)
-        best = (named if named.height else per).get_column("approval_rate").max()
+        best = named.get_column("approval_rate").max()  # none named: no reference
         top = float(best) if isinstance(best, int | float) else 0.0
         for r in _ordered(per).iter_rows(named=True):
             mine = frame.filter(pl.col("group") == r["group"])

@@ -265,21 +265,43 @@ class Output:
         self.safe_csv = safe_csv
         self.columns = _column_list(columns)
 
-    def emit(self, frame: pl.DataFrame, title: str | None = None) -> None:
-        """Send a data frame to stdout or the output file in the chosen format."""
+    def emit(
+        self,
+        frame: pl.DataFrame,
+        title: str | None = None,
+        *,
+        before_commit: Callable[[], None] | None = None,
+    ) -> None:
+        """Send a data frame to stdout or the output file in the chosen format.
+
+        ``before_commit`` runs once a file is written and before it takes its
+        name: if it fails, the file is not written (decide's log and output land
+        together or not at all)."""
         if self.columns is not None:
             frame = select_columns(frame, self.columns)
         if self.output is not None:
             with atomic_output(self.output) as fh:
                 write_frame(frame, self.format, fh, safe_csv=self.safe_csv)
+                fh.flush()
+                if before_commit is not None:
+                    before_commit()
             return
+        if before_commit is not None:
+            before_commit()
         if self.format is Format.TABLE:
             from trustscore import render
 
             render.print_frame(frame, title)
             return
-        write_frame(frame, self.format, sys.stdout.buffer, safe_csv=self.safe_csv)
-        sys.stdout.buffer.flush()
+        try:
+            write_frame(frame, self.format, sys.stdout.buffer, safe_csv=self.safe_csv)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # stdout on a full disk: say where the write went
+            if exc.filename is not None:
+                raise
+            raise OSError(exc.errno, exc.strerror or str(exc), "standard output") from None
 
 
 def _column_list(columns: str | None) -> list[str] | None:
@@ -964,7 +986,7 @@ def _decide_targets(targets: list[str]) -> tuple[str | None, list[str]]:
     the model folder; - or a folder is a data folder to score; anything else ids."""
     if not targets:
         return None, []
-    data = [t for t in targets if t == "-" or (t != "" and Path(t).is_dir())]
+    data = [t for t in targets if t == "-" or _is_folder(t)]
     if not data:
         return None, targets
     if len(targets) > 1:
@@ -974,6 +996,23 @@ def _decide_targets(targets: list[str]) -> tuple[str | None, list[str]]:
             hint="decide DATA_DIR, or decide ID [ID...] for persons in the model folder",
         )
     return data[0], []
+
+
+def _short(person_id: str, limit: int = 80) -> str:
+    """An id as an error line quotes it: a pasted megabyte is not an id to repeat."""
+    if len(person_id) <= limit:
+        return person_id
+    return f"{person_id[:limit]}… ({len(person_id):,} characters)"
+
+
+def _is_folder(text: str) -> bool:
+    """Whether ``text`` names a folder; an id too long (or odd) to be a path is not."""
+    if not text:
+        return False
+    try:
+        return Path(text).is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def _check_log(log: Path | None, output: Path | None) -> None:
@@ -1175,19 +1214,25 @@ def decide(
         from trustscore.errors import UnknownPersonError
 
         raise UnknownPersonError(
-            f"no person {missing[0]} in {model}", suggestions=suggestions(folder, missing[0])
+            f"no person {_short(missing[0])} in {model}",
+            suggestions=suggestions(folder, missing[0]),
         )
     for pid in missing:
-        render.print_error(f"no person {pid} in {model}")
+        render.print_error(f"no person {_short(pid)} in {model}")
 
-    if log is not None:
-        _append_log(log, decisions)
+    def record() -> None:
+        if log is not None:
+            _append_log(log, decisions)
+
     # ids: the panels by default, even on a pipe (as card draws its cards); rows
-    # when a format, a file or columns are asked for
+    # when a format, a file or columns are asked for. The log is written before
+    # anything is shown (nothing is shown unrecorded) and, with --output, before
+    # the file takes its name: a failed write of either leaves both as they were.
     if person_ids and fmt in (None, Format.TABLE) and out.output is None and columns is None:
+        record()
         render.print_decisions(_panels(folder, decisions, chosen, rules))
     else:
-        out.emit(decisions, title="decisions")
+        out.emit(decisions, title="decisions", before_commit=record)
     if missing:
         from trustscore.errors import EXIT_UNKNOWN_PERSON
 
@@ -1513,15 +1558,16 @@ def audit(
         ),
     ] = None,
     cutoff: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--cutoff",
             min=350,
             max=950,
             metavar="SCORE",
-            help="Approve a final score of at least this (without --product).",
+            help="Approve a final score of at least this (default 600; not with --product).",
+            show_default=False,
         ),
-    ] = 600,
+    ] = None,
     policy: Annotated[
         Path | None,
         typer.Option("--policy", "-p", metavar="FILE", help="The policy for --product."),
@@ -1569,6 +1615,9 @@ def audit(
     out = Output(fmt, output, safe_csv=safe_csv, columns=columns)
     if policy is not None and product is None:
         raise UsageError("--policy is for --product", hint="name the product to approve by")
+    if cutoff is not None and product is not None:
+        raise UsageError("--cutoff and --product are two ways to approve", hint="give one of them")
+    cut = 600 if cutoff is None else cutoff
     rules = None
     if product is not None:
         from trustscore import policy as policy_mod
@@ -1593,8 +1642,13 @@ def audit(
                 f"{data_dir}: consumers.csv has no protected column to audit",
                 hint="name a column with --attribute",
             )
+        if "person_id" in names:
+            raise UsageError(
+                "person_id is each person's id, not an attribute with groups",
+                hint="name a column such as gender or age",
+            )
         for name in names:
-            if name not in consumers.columns or name == "person_id":
+            if name not in consumers.columns:
                 close = difflib.get_close_matches(name, consumers.columns, n=1)
                 raise UsageError(
                     f"consumers.csv has no column {name!r}",
@@ -1627,8 +1681,8 @@ def audit(
             approved = decided.get_column("decision") == decide_mod.APPROVE
             how = f"approved as {product} decides ({rules.source})"
         else:
-            approved = scores.get_column("score") >= cutoff
-            how = f"approved at a final score of {cutoff} or more"
+            approved = scores.get_column("score") >= cut
+            how = f"approved at a final score of {cut} or more"
         y = from_column(prepared.tables, scores.get_column("person_id")).y
         frame = run_audit(
             values,

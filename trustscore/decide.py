@@ -73,6 +73,7 @@ SHOPS: Final = "shops_owned"
 SHOP_REVENUE: Final = "shop_revenue_365d"
 POLICY_FEATURES: Final = (TENURE, ORDERS, OWED, OWED_TO_INCOME, INCOME, SHOPS, SHOP_REVENUE)
 _SOLD_DAYS: Final = "_days_since_sold"  # days from the latest counterfeit sold to as-of
+_DEBT_KNOWN: Final = "_debt_on_record"  # the folder holds the debt features at all
 
 REASON_COLUMNS: Final = reason_columns(N_REASONS)
 DECISION_SCHEMA: Final[dict[str, pl.DataType]] = {
@@ -412,6 +413,9 @@ def _people(
         )
         .join(latest_sold, on="person_id", how="left", maintain_order="left")
         .with_columns(pl.lit(None, pl.Float64).alias(n) for n in POLICY_FEATURES if n not in held)
+        # debts not on record at all (no transactions table at build) cannot pass the
+        # debt rule; a person with no debt on record (0) does
+        .with_columns(pl.lit(OWED in held and OWED_TO_INCOME in held).alias(_DEBT_KNOWN))
     )
 
 
@@ -468,7 +472,7 @@ def _judge(people: pl.DataFrame, product: Product, *, every_band: bool = False) 
         fails[MIN_ORDERS] = pl.col(ORDERS).fill_null(0) < product.min_orders_365d
     if product.max_outstanding_to_income is not None:
         owes = pl.col(OWED).fill_null(0) > 0
-        fails[MAX_OUTSTANDING] = (
+        fails[MAX_OUTSTANDING] = ~pl.col(_DEBT_KNOWN) | (
             pl.col(OWED_TO_INCOME) > product.max_outstanding_to_income
         ).fill_null(owes)
     extra: list[pl.Expr] = []

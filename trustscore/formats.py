@@ -220,8 +220,11 @@ def atomic_output(path: Path) -> Iterator[IO[bytes]]:
     if path.exists() and not path.is_file():
         if path.is_dir():
             raise UsageError(f"--output {path} is a folder", hint="give a file name")
-        with path.open("wb") as fh:
-            yield fh
+        try:
+            with path.open("wb") as fh:
+                yield fh
+        except OSError as exc:  # a full device: the error names the file asked for
+            raise _naming(exc, path) from None
         return
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
@@ -232,15 +235,29 @@ def atomic_output(path: Path) -> Iterator[IO[bytes]]:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:  # named as the file asked for, not the temporary beside it
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
         os.fchmod(fd, mode)  # mkstemp makes it private; an output file is an ordinary one
         with os.fdopen(fd, "wb") as fh:
             yield fh
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _naming(exc, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """``exc`` naming ``path`` when it names no file or only our temporary one (Polars
+    raises a bare OSError on a full disk)."""
+    if isinstance(exc, BrokenPipeError) or (exc.filename and ".tmp" not in str(exc.filename)):
+        return exc
+    return OSError(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def append_lines(path: Path, data: bytes) -> None:
@@ -259,13 +276,15 @@ def append_lines(path: Path, data: bytes) -> None:
     if path.is_dir():
         raise UsageError(f"--log {path} is a folder", hint="give a file name")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
     except OSError as exc:
-        raise UsageError(f"cannot open the log {path}: {exc.strerror}") from None
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         regular = stat.S_ISREG(os.fstat(fd).st_mode)
         before = os.lseek(fd, 0, os.SEEK_END) if regular else 0
+        if before and os.pread(fd, 1, before - 1) != b"\n":
+            data = b"\n" + data  # what is there ends mid-line: ours start on a line of their own
         try:
             view = memoryview(data)
             while view:

@@ -170,9 +170,14 @@ def _sql_threshold(c: float) -> tuple[str, float]:
 def to_sql(table: PointsTable, source: str = "features") -> str:
     """One SELECT: person_id and the model score of every row of ``source`` (a table
     with the columns of ``trustscore features``), as base + a CASE per feature."""
+    if not source or any(ord(ch) < 32 or ord(ch) == 127 for ch in source):
+        raise UsageError(
+            f"--table {source!r}: a table name is not empty and has no control characters",
+            hint="name the table of trustscore features, e.g. --table features",
+        )
     lines = [
         "-- trustscore points table as SQL: model score = base + one CASE per feature.",
-        f"-- Run against a table of trustscore features named {source}.",
+        "-- Run against a table of trustscore features (the FROM at the end).",
         "SELECT",
         "  person_id,",
         f"  {_number(table.base)}",

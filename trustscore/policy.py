@@ -301,7 +301,7 @@ def parse(data: bytes, where: str = "policy") -> Policy:
         raise UsageError(
             "the policy names no products",
             where=where,
-            hint="add a table [products.NAME] with a kind and rules (see DEFAULT_POLICY_TOML)",
+            hint="add a table [products.NAME] with a kind and rules (see the README's Decisions)",
         )
     parsed: dict[str, Product] = {}
     for name, table in products.items():
