@@ -184,6 +184,16 @@ def test_a_model_of_derived_outcomes_says_why_it_has_no_curves(
     assert shown["auc"] == pytest.approx(metrics["holdout"]["auc"])
     text = to_html(report)
     assert 'id="roc"' not in text and 'id="distribution"' in text
+    # nor a strategy: the stored scores already see the outcomes (every bad below any cut)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(DEFAULT_POLICY_TOML)
+    result = runner.invoke(app, ["decide", "--strategy", "--model", str(model)])
+    assert result.exit_code == 2 and "before the outcomes" in result.stderr
+    page = tmp_path / "r.html"
+    args = ["report", "--model", str(model), "--policy", str(policy), "-o", str(page)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    assert "no strategy chart" in result.stderr and 'id="strategy-0"' not in page.read_text()
 
 
 def test_markup_from_the_data_stays_text_in_the_page(data_dir: Path, tmp_path: Path) -> None:

@@ -1379,7 +1379,13 @@ def report(
         from trustscore import policy as policy_mod
 
         rules = policy_mod.load(policy)
-        strategy = pl.concat([decide_mod.strategy(folder, rules, p) for p in rules.products])
+        if (folder.outcome or {}).get("source") == "records":
+            render.print_note(
+                "no strategy chart: the outcomes were derived from records the stored scores "
+                "already see (see decide --strategy)"
+            )
+        else:
+            strategy = pl.concat([decide_mod.strategy(folder, rules, p) for p in rules.products])
     if data is not None:
         drift, fairness = _report_data(folder, data, lenient)
     result = build_report(folder, strategy=strategy, drift=drift, fairness=fairness)
@@ -1389,16 +1395,13 @@ def report(
         render.print_report(result)
         return
     if chosen is ReportFormat.JSON:
+        from trustscore.formats import write_json
         from trustscore.report import to_dict
 
         payload = to_dict(result)
         if output is None:
-            from trustscore.formats import write_json
-
             write_json(payload, sys.stdout.buffer)
         else:
-            from trustscore.formats import write_json
-
             with atomic_output(output) as fh:
                 write_json(payload, fh)
         return

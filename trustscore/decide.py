@@ -276,6 +276,16 @@ def strategy(folder: ModelFolder, policy: Policy, product: str) -> pl.DataFrame:
     the declined, and (loans) the limits approved: exposure, and the part of it
     lent to persons who went bad."""
     (chosen,) = policy.select([product])
+    outcome = folder.outcome or {}
+    if outcome.get("source") == "records":
+        raise UsageError(
+            "a strategy needs scores from before the outcomes, and this model's outcomes were "
+            "derived from the records in the window before its as-of date, which its stored "
+            "scores already see (every bad would sit below any cut-off)",
+            where=str(folder.path),
+            hint="judge cut-offs on a model built with a defaulted column, or on the outcomes "
+            "of a later month (trustscore monitor)",
+        )
     records = Records.of_folder(folder)
     scores = records.scores.collect_schema().names()
     if "split" not in scores or "defaulted" not in scores:
