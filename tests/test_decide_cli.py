@@ -252,14 +252,22 @@ def test_a_full_disk_leaves_the_log_as_it_was(
     assert log.read_bytes() == b'{"earlier":1}\n'
 
 
-def test_dev_full_is_exit_7_naming_the_log(model_dir: Path, stored: str) -> None:
-    if not Path("/dev/full").exists():
-        pytest.skip("no /dev/full on this system")
+def test_a_full_disk_under_the_log_is_exit_7_naming_it(
+    model_dir: Path, stored: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "d.ndjson"
+    log.write_bytes(b'{"earlier":1}\n')
+
+    def full(fd: int, data: bytes | memoryview) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)  # the disk fills as the log is appended
     pid = frame(stored)["person_id"][0]
-    code, out, err = decide(model_dir, pid, "--log", "/dev/full", "-f", "csv")
+    code, out, err = decide(model_dir, pid, "--log", str(log), "-f", "csv")
     assert code == 7
-    assert "/dev/full" in err and "No space left" in err
+    assert str(log) in err and "No space left" in err
     assert out == ""  # logged first: nothing is shown that was not recorded
+    assert log.read_bytes() == b'{"earlier":1}\n'
 
 
 # ------------------------------------------------------------------ policy and strategy
@@ -434,14 +442,20 @@ def test_an_absurd_id_is_an_unknown_person_not_a_path(model_dir: Path) -> None:
 
 
 def test_a_failed_output_leaves_the_log_as_it_was(
-    model_dir: Path, stored: str, tmp_path: Path
+    model_dir: Path, stored: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not Path("/dev/full").exists():
-        pytest.skip("no /dev/full on this system")
+    import trustscore.cli as cli_mod
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
     log = tmp_path / "d.ndjson"
-    code, _, err = decide(model_dir, "--log", str(log), "-o", "/dev/full", "-f", "csv")
-    assert code == 7 and "/dev/full" in err
-    assert not log.exists() or log.read_bytes() == b""
+    out_file = tmp_path / "decisions.csv"
+    with monkeypatch.context() as patch:
+        patch.setattr(cli_mod, "write_frame", full)  # the disk fills as the output is written
+        code, _, err = decide(model_dir, "--log", str(log), "-o", str(out_file))
+    assert code == 7 and str(out_file) in err and "No space left" in err
+    assert not log.exists() and not out_file.exists()
     # a log whose last line has no end gets one before ours
     log.write_bytes(b'{"x":1}')
     pid = frame(stored)["person_id"][0]

@@ -24,6 +24,7 @@ import polars as pl
 
 from trustscore.metrics import auc
 
+DEFAULT_CUTOFF: Final = 600  # approve at this final score when no policy says otherwise
 FOUR_FIFTHS: Final = 0.8
 MAX_GROUPS: Final = 10
 QUANTILES: Final = 5
@@ -134,6 +135,32 @@ def audit(
                 }
             )
     return pl.DataFrame(rows, schema=AUDIT_SCHEMA)
+
+
+def fairness(
+    scores: pl.DataFrame,
+    consumers: pl.DataFrame,
+    names: Sequence[str],
+    approved: pl.Series,
+    y: npt.NDArray[np.float64],
+) -> pl.DataFrame:
+    """:func:`audit` of the consumers columns ``names`` for the persons of ``scores``
+    (person_id, score, p_bad; ``approved`` and ``y`` aligned with it, ``y`` NaN where
+    the outcome is unknown, and left out when no outcome is known at all)."""
+    persons = scores.select("person_id")
+    values = {
+        n: persons.join(
+            consumers.select("person_id", n), on="person_id", how="left", maintain_order="left"
+        ).get_column(n)
+        for n in names
+    }
+    return audit(
+        values,
+        scores.get_column("score"),
+        approved,
+        y if bool(np.isfinite(y).any()) else None,
+        scores.get_column("p_bad").to_numpy(),
+    )
 
 
 def _verdict(ratio: float) -> str:

@@ -1169,29 +1169,12 @@ def decide(
         return
 
     if data_dir is not None:
-        from trustscore.pipeline import score_with
-
         with render.phases(_stderr_is_terminal()) as (phase, _):
-            phase("loading the model")
-            folder = ModelFolder.open(model)
-            scored, prepared = score_with(
-                folder,
-                data_dir,
-                as_of=_date(as_of),
-                lenient=lenient,
-                feature_points=True,
-                phase=phase,
+            folder, scored, prepared = _open_and_score(
+                model, data_dir, as_of=as_of, lenient=lenient, feature_points=True, phase=phase
             )
             phase("deciding")
-            records = decide_mod.Records.of_scored(
-                folder,
-                scored.scores,
-                scored.points,
-                prepared.features.frame,
-                prepared.features.events,
-                prepared.as_of,
-                data_dir,
-            )
+            records = decide_mod.Records.of_scored(folder, scored, prepared, data_dir)
             decisions = decide_mod.decide(records, rules, names)
         _notes(prepared.report, prepared.features.notes)
     else:
@@ -1272,10 +1255,11 @@ def _panels(folder: Any, decisions: pl.DataFrame, chosen: list[Any], rules: Any)
     from trustscore.render import DecisionPanel
 
     said = reasons_in_words(folder, decisions)
-    rows = decisions.to_dicts()
     sentences = {p.name: {r.code: r.sentence for r in p.rules()} for p in chosen}
-    for pid in dict.fromkeys(r["person_id"] for r in rows):
-        mine = [r for r in rows if r["person_id"] == pid]
+    per_person: dict[str, list[dict[str, Any]]] = {}
+    for row in decisions.to_dicts():  # rows come grouped by person, in the order asked
+        per_person.setdefault(row["person_id"], []).append(row)
+    for pid, mine in per_person.items():
         first = mine[0]
         yield DecisionPanel(
             person_id=pid,
@@ -1372,13 +1356,16 @@ def report(
     )
     if chosen is ReportFormat.TABLE and output is not None:
         raise UsageError("--format table is for the terminal", hint="pick html or json")
-    folder = ModelFolder.open(model)
-    strategy = drift = fairness = None
-    if policy is not None:
-        from trustscore import decide as decide_mod
+    rules = None
+    if policy is not None:  # a bad policy fails before the model is read
         from trustscore import policy as policy_mod
 
         rules = policy_mod.load(policy)
+    folder = ModelFolder.open(model)
+    strategy = drift = fairness = None
+    if rules is not None:
+        from trustscore import decide as decide_mod
+
         if (folder.outcome or {}).get("source") == "records":
             render.print_note(
                 "no strategy chart: the outcomes were derived from records the stored scores "
@@ -1417,37 +1404,54 @@ def report(
 
 def _report_data(folder: Any, data: str, lenient: bool) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """The drift of a data folder against the model, and its fairness when it holds
-    protected columns."""
-    import numpy as np
-
-    from trustscore.audit import audit as run_audit
+    protected columns (approved at the audit's default cut-off)."""
+    from trustscore.audit import DEFAULT_CUTOFF, fairness
     from trustscore.monitor import monitor as run_monitor
-    from trustscore.outcomes import from_column
     from trustscore.pipeline import score_with
 
     scored, prepared = score_with(folder, data, lenient=lenient)
     scores = scored.scores
-    y = from_column(prepared.tables, scores.get_column("person_id")).y
+    y = _outcomes(prepared, scores)
     drift = run_monitor(folder, scores, prepared.features.frame, y)
     protected = prepared.features.protected
     if not protected:
         return drift, None
-    persons = scores.select("person_id")
-    consumers = prepared.tables.consumers
-    values = {
-        n: persons.join(
-            consumers.select("person_id", n), on="person_id", how="left", maintain_order="left"
-        ).get_column(n)
-        for n in protected
-    }
-    fairness = run_audit(
-        values,
-        scores.get_column("score"),
-        scores.get_column("score") >= 600,
-        y if bool(np.isfinite(y).any()) else None,
-        scores.get_column("p_bad").to_numpy(),
+    approved = scores.get_column("score") >= DEFAULT_CUTOFF
+    return drift, fairness(scores, prepared.tables.consumers, protected, approved, y)
+
+
+def _open_and_score(
+    model: Path,
+    data_dir: str,
+    *,
+    as_of: datetime | None,
+    lenient: bool,
+    feature_points: bool = False,
+    phase: Callable[[str], None],
+) -> tuple[Any, Any, Any]:
+    """(folder, scored, prepared): the verified model folder, and DATA_DIR scored
+    with it, as decide, audit and monitor start."""
+    from trustscore.model_folder import ModelFolder
+    from trustscore.pipeline import score_with
+
+    phase("loading the model")
+    folder = ModelFolder.open(model)
+    scored, prepared = score_with(
+        folder,
+        data_dir,
+        as_of=_date(as_of),
+        lenient=lenient,
+        feature_points=feature_points,
+        phase=phase,
     )
-    return drift, fairness
+    return folder, scored, prepared
+
+
+def _outcomes(prepared: Any, scores: pl.DataFrame) -> Any:
+    """Consumers' defaulted for each scored person, NaN where unknown."""
+    from trustscore.outcomes import from_column
+
+    return from_column(prepared.tables, scores.get_column("person_id")).y
 
 
 # ------------------------------------------------------------------ points
@@ -1606,21 +1610,15 @@ def audit(
     """
     import difflib
 
-    import numpy as np
-
     from trustscore import render
-    from trustscore.audit import audit as run_audit
-    from trustscore.audit import pick
-    from trustscore.model_folder import ModelFolder
-    from trustscore.outcomes import from_column
-    from trustscore.pipeline import score_with
+    from trustscore.audit import DEFAULT_CUTOFF, fairness, pick
 
     out = Output(fmt, output, safe_csv=safe_csv, columns=columns)
     if policy is not None and product is None:
         raise UsageError("--policy is for --product", hint="name the product to approve by")
     if cutoff is not None and product is not None:
         raise UsageError("--cutoff and --product are two ways to approve", hint="give one of them")
-    cut = 600 if cutoff is None else cutoff
+    cut = DEFAULT_CUTOFF if cutoff is None else cutoff
     rules = None
     if product is not None:
         from trustscore import policy as policy_mod
@@ -1628,12 +1626,10 @@ def audit(
         rules = policy_mod.load(policy)
         rules.select([product])  # an unknown product fails before any work
     with render.phases(_stderr_is_terminal()) as (phase, _):
-        phase("loading the model")
-        folder = ModelFolder.open(model)
-        scored, prepared = score_with(
-            folder,
+        folder, scored, prepared = _open_and_score(
+            model,
             data_dir,
-            as_of=_date(as_of),
+            as_of=as_of,
             lenient=lenient,
             feature_points=rules is not None,
             phase=phase,
@@ -1661,39 +1657,17 @@ def audit(
                 )
         phase("auditing")
         scores = scored.scores
-        persons = scores.select("person_id")
-        values = {
-            n: persons.join(
-                consumers.select("person_id", n), on="person_id", how="left", maintain_order="left"
-            ).get_column(n)
-            for n in names
-        }
         if rules is not None and product is not None:
             from trustscore import decide as decide_mod
 
-            records = decide_mod.Records.of_scored(
-                folder,
-                scores,
-                scored.points,
-                prepared.features.frame,
-                prepared.features.events,
-                prepared.as_of,
-                data_dir,
-            )
+            records = decide_mod.Records.of_scored(folder, scored, prepared, data_dir)
             decided = decide_mod.decide(records, rules, [product])
             approved = decided.get_column("decision") == decide_mod.APPROVE
             how = f"approved as {product} decides ({rules.source})"
         else:
             approved = scores.get_column("score") >= cut
             how = f"approved at a final score of {cut} or more"
-        y = from_column(prepared.tables, scores.get_column("person_id")).y
-        frame = run_audit(
-            values,
-            scores.get_column("score"),
-            approved,
-            y if bool(np.isfinite(y).any()) else None,
-            scores.get_column("p_bad").to_numpy(),
-        )
+        frame = fairness(scores, consumers, names, approved, _outcomes(prepared, scores))
     _notes(prepared.report, prepared.features.notes)
     features = {s.name for s in folder.specs}
     for name in names:
@@ -1751,22 +1725,17 @@ def monitor(
     """
     from trustscore import render
     from trustscore.errors import EXIT_DRIFT
-    from trustscore.model_folder import ModelFolder
     from trustscore.monitor import alarms
     from trustscore.monitor import monitor as run_monitor
-    from trustscore.outcomes import from_column
-    from trustscore.pipeline import score_with
 
     out = Output(fmt, output, safe_csv=safe_csv, columns=columns)
     with render.phases(_stderr_is_terminal()) as (phase, _):
-        phase("loading the model")
-        folder = ModelFolder.open(model)
-        scored, prepared = score_with(
-            folder, data_dir, as_of=_date(as_of), lenient=lenient, phase=phase
+        folder, scored, prepared = _open_and_score(
+            model, data_dir, as_of=as_of, lenient=lenient, phase=phase
         )
         phase("comparing")
         persons = scored.scores.get_column("person_id")
-        y = from_column(prepared.tables, persons).y
+        y = _outcomes(prepared, scored.scores)
         frame = run_monitor(folder, scored.scores, prepared.features.frame, y)
     _notes(prepared.report, prepared.features.notes)
     render.print_note(

@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
@@ -57,6 +57,9 @@ from trustscore.policy import (
     Product,
 )
 from trustscore.reasons import lowering_codes, reason_columns
+
+if TYPE_CHECKING:
+    from trustscore.pipeline import Prepared, Scored
 
 APPROVE: Final = "approve"
 DECLINE: Final = "decline"
@@ -137,23 +140,16 @@ class Records:
 
     @classmethod
     def of_scored(
-        cls,
-        folder: ModelFolder,
-        scores: pl.DataFrame,
-        points: pl.DataFrame,
-        features: pl.DataFrame,
-        events: pl.DataFrame,
-        as_of: dt.date,
-        where: str,
+        cls, folder: ModelFolder, scored: Scored, prepared: Prepared, where: str
     ) -> Records:
-        """Persons of a data folder scored with ``folder``'s model (``points``: the
-        per-feature points, ``score_frame(..., feature_points=True)``)."""
+        """Persons of a data folder scored with ``folder``'s model, with their
+        per-feature points (``score_with(..., feature_points=True)``)."""
         return cls(
-            scores.lazy(),
-            features.lazy(),
-            events.lazy(),
-            points.lazy(),
-            as_of,
+            scored.scores.lazy(),
+            prepared.features.frame.lazy(),
+            prepared.features.events.lazy(),
+            scored.points.lazy(),
+            prepared.as_of,
             folder.specs,
             model_sha256(folder),
             where,

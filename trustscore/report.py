@@ -209,23 +209,26 @@ def build_report(
         schema={"name": pl.String, "value": pl.Float64, "low": pl.Float64, "high": pl.Float64},
         orient="row",
     )
-    labelled = scores.filter(pl.col("defaulted").is_not_null())
+    # persons by band and kind, in one pass over the scores
+    kind = (
+        pl.when(pl.col("defaulted").is_null())
+        .then(pl.lit("unlabelled"))
+        .when(pl.col("defaulted") == 1)
+        .then(pl.lit("bads"))
+        .otherwise(pl.lit("goods"))
+    )
+    counted = {
+        (band, k): n for band, k, n in scores.group_by("band", kind.alias("kind")).len().iter_rows()
+    }
     distribution = pl.DataFrame(
         {
             "band": [b.name for b in BANDS],
-            "goods": [
-                labelled.filter((pl.col("band") == b.name) & (pl.col("defaulted") == 0)).height
-                for b in BANDS
-            ],
-            "bads": [
-                labelled.filter((pl.col("band") == b.name) & (pl.col("defaulted") == 1)).height
-                for b in BANDS
-            ],
-            "unlabelled": [
-                scores.filter((pl.col("band") == b.name) & pl.col("defaulted").is_null()).height
-                for b in BANDS
-            ],
-        }
+            **{
+                k: [counted.get((b.name, k), 0) for b in BANDS]
+                for k in ("goods", "bads", "unlabelled")
+            },
+        },
+        schema={"band": pl.String, "goods": pl.Int64, "bads": pl.Int64, "unlabelled": pl.Int64},
     )
     dimensions = pl.DataFrame(
         {
