@@ -48,13 +48,17 @@ def build_warnings(
     """Every rule that fires, in a fixed order."""
     labelled = ~np.isnan(outcome.y)
     out: list[BuildWarning] = []
-    out.extend(_learned_nothing(metrics, scores))
+    out.extend(_learned_nothing(metrics, scores, learn.entity.noun))
+    if learn.entity.noun != "person":
+        return out  # the rules below read persons' signups and purchases
     out.extend(_without_history(learn, labelled))
     out.extend(_signed_up_later(learn, labelled, metrics))
     return out
 
 
-def _learned_nothing(metrics: dict[str, Any], scores: pl.DataFrame) -> list[BuildWarning]:
+def _learned_nothing(
+    metrics: dict[str, Any], scores: pl.DataFrame, noun: str = "person"
+) -> list[BuildWarning]:
     out: list[BuildWarning] = []
     auc = metrics["holdout"].get("auc")
     if auc is None or not math.isfinite(auc) or auc < MIN_AUC:
@@ -72,7 +76,7 @@ def _learned_nothing(metrics: dict[str, Any], scores: pl.DataFrame) -> list[Buil
             BuildWarning(
                 "few_distinct_scores",
                 f"only {distinct} distinct score{'s' if distinct != 1 else ''} among "
-                f"{scores.height:,} persons: the score cannot tell them apart",
+                f"{scores.height:,} {noun}s: the score cannot tell them apart",
                 count=distinct,
             )
         )

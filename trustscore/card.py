@@ -20,8 +20,9 @@ from typing import Any
 import polars as pl
 
 from trustscore.bands import band_range
+from trustscore.entity import Entity
 from trustscore.errors import ModelError, UnknownPersonError
-from trustscore.features.spec import DIMENSIONS, FeatureSpec
+from trustscore.features.spec import DIMENSIONS, SHOP_DIMENSION_TITLES, Dimension, FeatureSpec
 from trustscore.model_folder import (
     EVENTS_FILE,
     FEATURES_FILE,
@@ -81,11 +82,12 @@ class Card:
     # the events' points before the cap (penalty = min(this, cap)): the csv's
     # penalty_points and the card's "capped" line; not part of the JSON
     penalty_points: float = 0.0
+    entity: Entity = Entity.PERSON  # a shop's card (DESIGN 10) carries merchant_id
 
     def as_dict(self) -> dict[str, Any]:
         """The documented JSON (``CARD_JSON_SCHEMA``), built by hand: thousands a second."""
         return {
-            "person_id": self.person_id,
+            self.entity.key: self.person_id,
             "score": self.score,
             "band": self.band,
             "band_range": list(self.band_range),
@@ -128,9 +130,10 @@ CARD_JSON_SCHEMA: dict[str, Any] = {
     "title": "trustscore card",
     "type": "object",
     "additionalProperties": False,
+    # a person's card names person_id, a shop's merchant_id: exactly one of them
+    "oneOf": [{"required": ["person_id"]}, {"required": ["merchant_id"]}],
     "required": [
         "schema_version",
-        "person_id",
         "score",
         "band",
         "band_range",
@@ -152,6 +155,7 @@ CARD_JSON_SCHEMA: dict[str, Any] = {
     "properties": {
         "schema_version": {"const": CARD_SCHEMA_VERSION},
         "person_id": _STR,
+        "merchant_id": _STR,
         "score": {"type": "integer", "minimum": 0},
         "band": {"enum": ["poor", "fair", "good", "very good", "excellent"]},
         "band_range": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
@@ -249,10 +253,11 @@ def flat(card: Card) -> dict[str, Any]:
     return row
 
 
-def flat_frame(cards: Iterable[Card]) -> pl.DataFrame:
-    """Cards as rows of ``CSV_COLUMNS``, with the same types however many there are."""
+def flat_frame(cards: Iterable[Card], entity: Entity = Entity.PERSON) -> pl.DataFrame:
+    """Cards as rows of ``CSV_COLUMNS``, with the same types however many there are
+    (a shop's: merchant_id first)."""
     schema = {n: _CSV_SCHEMA.get(n, pl.Float64) for n in CSV_COLUMNS}
-    return pl.DataFrame([flat(c) for c in cards], schema=schema, orient="row")
+    return entity.public(pl.DataFrame([flat(c) for c in cards], schema=schema, orient="row"))
 
 
 # ------------------------------------------------------------------ reading the folder
@@ -284,6 +289,11 @@ def suggestions(folder: ModelFolder, person_id: str, limit: int = 3) -> list[str
 
 
 # ------------------------------------------------------------------ assembling
+
+
+def title_of(dimension: Dimension, entity: Entity) -> str:
+    """A dimension's title on the card: a shop's reads as a seller's."""
+    return SHOP_DIMENSION_TITLES[dimension] if entity is Entity.MERCHANT else dimension.label
 
 
 def _band_range(band: str) -> tuple[int, int]:
@@ -329,6 +339,7 @@ class _Context:
     model: str
     notes: list[str]
     source: str
+    entity: Entity = Entity.PERSON
 
 
 def _context(
@@ -343,6 +354,7 @@ def _context(
         model=str(folder.path),
         notes=_absent_notes(tables_missing) + _outcome_notes(folder),
         source=source,
+        entity=folder.entity,
     )
 
 
@@ -369,7 +381,10 @@ def assemble(
         clipping=round(float(scores["clipping"]), 2),
         p_bad=float(scores["p_bad"]),
         base_points=float(scores["base_points"]),
-        dimensions=[DimensionLine(d.value, d.label, float(scores[d.value])) for d in DIMENSIONS],
+        dimensions=[
+            DimensionLine(d.value, title_of(d, ctx.entity), float(scores[d.value]))
+            for d in DIMENSIONS
+        ],
         lowering=lowering,
         raising=raising,
         penalties=list(lines),
@@ -378,6 +393,7 @@ def assemble(
         notes=list(ctx.notes),
         source=ctx.source,
         penalty_points=round(total, 2),
+        entity=ctx.entity,
     )
 
 
@@ -484,7 +500,7 @@ of each file, a million ids stay within memory and ndjson keeps streaming."""
 
 
 def load_cards(
-    model_dir: Path | str,
+    model_dir: ModelFolder | Path | str,
     person_ids: Iterable[str],
     data_dir: Path | str | None = None,
     *,
@@ -493,9 +509,13 @@ def load_cards(
     """``(id, card)`` for every id in order (repeats included), None for an id in
     neither the model folder nor ``data_dir``. The folder is opened and verified
     now (ModelError before anything is written); ids are read ``batch`` at a time."""
-    folder = ModelFolder.open(model_dir)
+    folder = _open(model_dir)
     data = None if data_dir is None else DataFolderCards(folder, data_dir)
     return _cards(folder, data, person_ids, batch)
+
+
+def _open(model: ModelFolder | Path | str) -> ModelFolder:
+    return model if isinstance(model, ModelFolder) else ModelFolder.open(model)
 
 
 def _cards(
@@ -521,10 +541,14 @@ def _batched(items: Iterable[str], n: int) -> Iterator[list[str]]:
         yield chunk
 
 
-def load_card(model_dir: Path, person_id: str, data_dir: Path | str | None = None) -> Card:
+def load_card(
+    model_dir: ModelFolder | Path, person_id: str, data_dir: Path | str | None = None
+) -> Card:
     """The card of ``person_id``: from the model folder, else from ``data_dir``;
     UnknownPersonError (exit 4) with the closest ids if in neither."""
-    folder = ModelFolder.open(model_dir)
+    folder = _open(model_dir)
+    model_dir = folder.path
+    noun = folder.entity.noun
     card = from_model_folder(folder, [person_id]).get(person_id)
     if card is not None:
         return card
@@ -534,10 +558,10 @@ def load_card(model_dir: Path, person_id: str, data_dir: Path | str | None = Non
         if card is not None:
             return card
         raise UnknownPersonError(
-            f"no person {person_id} in {data_dir}", suggestions=data.close_ids(person_id)
+            f"no {noun} {person_id} in {data_dir}", suggestions=data.close_ids(person_id)
         )
     raise UnknownPersonError(
-        f"no person {person_id} in {model_dir}",
+        f"no {noun} {person_id} in {model_dir}",
         suggestions=suggestions(folder, person_id),
-        hint="pass --data DATA_DIR to compute the card of a person not in the model folder",
+        hint=f"pass --data DATA_DIR to compute the card of a {noun} not in the model folder",
     )

@@ -264,6 +264,7 @@ class Output:
         self.output = output
         self.safe_csv = safe_csv
         self.columns = _column_list(columns)
+        self.entity: Any = None  # trustscore.entity.Entity: its key names the id column
 
     def emit(
         self,
@@ -277,6 +278,8 @@ class Output:
         ``before_commit`` runs once a file is written and before it takes its
         name: if it fails, the file is not written (decide's log and output land
         together or not at all)."""
+        if self.entity is not None:
+            frame = self.entity.public(frame)
         if self.columns is not None:
             frame = select_columns(frame, self.columns)
         if self.output is not None:
@@ -551,6 +554,43 @@ ModelOpt = Annotated[
     ),
 ]
 DEFAULT_MODEL = Path("trustscore-model")
+
+
+class EntityChoice(StrEnum):
+    PERSON = "person"
+    MERCHANT = "merchant"
+
+
+EntityOpt = Annotated[
+    EntityChoice | None,
+    typer.Option(
+        "--entity",
+        metavar="person|merchant",
+        help="Score persons (consumers.csv) or shops (merchants.csv). Default: persons; "
+        "with a model, the model's.",
+        case_sensitive=False,
+        show_default=False,
+    ),
+]
+OwnerModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--owner-model",
+        metavar="DIR",
+        help="Shops: a person model folder whose scores become the owner's score feature "
+        "(default: the one the shop model was built with).",
+        show_default=False,
+    ),
+]
+
+
+def _entity(choice: EntityChoice | None) -> Any:
+    """The --entity asked for as trustscore.entity.Entity (None: not asked)."""
+    from trustscore.entity import Entity
+
+    return None if choice is None else Entity(choice.value)
+
+
 DataDirArg = Annotated[
     str,
     typer.Argument(
@@ -588,10 +628,13 @@ def features(
     output: OutputOpt = None,
     safe_csv: SafeCsvOpt = False,
     columns: ColumnsOpt = None,
+    entity: EntityOpt = None,
+    owner_model: OwnerModelOpt = None,
 ) -> None:
     """Compute the per-person feature table.
 
-    One row per consumer, person_id first. Only events strictly before the
+    One row per consumer, person_id first (with --entity merchant, one row per
+    shop of merchants.csv, merchant_id first). Only events strictly before the
     as-of date count. Counts are 0 for persons with no activity; rates,
     averages and recencies are left empty.
 
@@ -599,14 +642,25 @@ def features(
     Example:
       trustscore features sample_data --as-of 2026-01-01 -o features.parquet
       trustscore features sample_data --columns person_id,spend_365d
+      trustscore features sample_data --entity merchant -o shops.csv
     """
     from trustscore import config as config_mod
     from trustscore import render
+    from trustscore.entity import Entity
     from trustscore.pipeline import prepare
 
     out = Output(fmt, output, safe_csv=safe_csv, columns=columns)
+    chosen = _entity(entity) or Entity.PERSON
+    out.entity = chosen
     cfg = config_mod.load(config)
-    prepared = prepare(data_dir, config=cfg, as_of=_date(as_of), lenient=lenient)
+    prepared = prepare(
+        data_dir,
+        config=cfg,
+        as_of=_date(as_of),
+        lenient=lenient,
+        entity=chosen,
+        owner_model=owner_model,
+    )
     _notes(prepared.report, prepared.features.notes)
     _warn_protected(prepared.features.protected)
     render.print_note(f"as of {prepared.as_of.isoformat()}")
@@ -682,6 +736,8 @@ def build(
     strict: StrictOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
+    entity: EntityOpt = None,
+    owner_model: OwnerModelOpt = None,
 ) -> None:
     """Learn a trust score and write the model folder.
 
@@ -693,9 +749,11 @@ def build(
     Example:
       trustscore build sample_data
       trustscore build sample_data --model models/2026-01 --as-of 2026-01-01
+      trustscore build sample_data --entity merchant --model shop-model
     """
     from trustscore import config as config_mod
     from trustscore import render
+    from trustscore.entity import Entity
     from trustscore.pipeline import build as run_build
 
     out = Output(fmt, output)
@@ -713,6 +771,8 @@ def build(
             strict=strict,
             phase=phase,
             rounds=rounds,
+            entity=_entity(entity) or Entity.PERSON,
+            owner_model=owner_model,
         )
     _notes(result.report, result.notes)
     _warn_protected(result.protected)
@@ -787,6 +847,8 @@ def score(
             show_default=False,
         ),
     ] = None,
+    entity: EntityOpt = None,
+    owner_model: OwnerModelOpt = None,
 ) -> None:
     """Score everyone in DATA_DIR with a saved model.
 
@@ -799,6 +861,7 @@ def score(
       trustscore score sample_data -o scores.csv
       trustscore score sample_data -f ndjson | head -3
       trustscore score sample_data --reasons 2 --columns person_id,score,reason_1,reason_2
+      trustscore score sample_data --model shop-model   # a shop model: merchant_id first
     """
     from trustscore import render
     from trustscore.model_folder import SCORE_COLUMNS, ModelFolder
@@ -808,6 +871,7 @@ def score(
     with render.phases(_stderr_is_terminal()) as (phase, _):
         phase("loading the model")
         folder = ModelFolder.open(model)
+        out.entity = folder.check_entity(_entity(entity))
         if reasons is not None and reasons > len(folder.specs):
             raise UsageError(
                 f"--reasons {reasons}: the model has {len(folder.specs)} features",
@@ -820,6 +884,7 @@ def score(
             lenient=lenient,
             feature_points=reasons is not None,
             phase=phase,
+            owner_model=owner_model,
         )
         frame = scored.scores.select(SCORE_COLUMNS)
         if reasons is not None:
@@ -880,6 +945,7 @@ def card(
             "--width", min=40, metavar="COLUMNS", help="Draw the card this wide (40 or more)."
         ),
     ] = None,
+    entity: EntityOpt = None,
 ) -> None:
     """Show score cards: one id, several, or - for ids on stdin.
 
@@ -895,6 +961,7 @@ def card(
       trustscore card P0000408
       trustscore card P0000408 P0000613 -f ndjson
       cut -d, -f1 ids.csv | trustscore card - -o cards.csv
+      trustscore card M000065 --model shop-model
     """
     from collections.abc import Iterator
 
@@ -902,6 +969,7 @@ def card(
     from trustscore.card import Card, flat_frame, load_card, load_cards
     from trustscore.errors import EXIT_UNKNOWN_PERSON
     from trustscore.formats import write_frames, write_json, write_json_records
+    from trustscore.model_folder import ModelFolder
 
     check_output(output)
     chosen = (
@@ -915,6 +983,8 @@ def card(
         raise UsageError("stdin can hold the ids or the data, not both", hint="pass --data DIR")
     single = len(person_ids) == 1 and person_ids[0] != "-"
     unknown = 0
+    folder = ModelFolder.open(model)
+    kind = folder.check_entity(_entity(entity))
 
     def ids() -> Iterator[str]:
         # each argument, and for - the lines of stdin as they come: line ends
@@ -937,14 +1007,14 @@ def card(
     def cards() -> Iterator[Card]:
         nonlocal unknown
         if single:
-            yield load_card(model, person_ids[0], data)  # exit 4 with the closest ids
+            yield load_card(folder, person_ids[0], data)  # exit 4 with the closest ids
             return
         where = f"{model} or {data}" if data is not None else str(model)
         err = render.stderr_console()
-        for pid, found in load_cards(model, ids(), data):
+        for pid, found in load_cards(folder, ids(), data):
             if found is None:
                 unknown += 1
-                render.print_error(f"no person {pid} in {where}", console=err)
+                render.print_error(f"no {kind.noun} {pid} in {where}", console=err)
             else:
                 yield found
 
@@ -953,9 +1023,9 @@ def card(
         for c in cards():
             chunk.append(c)
             if len(chunk) == 5000:
-                yield flat_frame(chunk)
+                yield flat_frame(chunk, kind)
                 chunk = []
-        yield flat_frame(chunk)  # at least one frame: the columns of an empty file
+        yield flat_frame(chunk, kind)  # at least one frame: the columns of an empty file
 
     def write(stream: Any) -> None:
         if chosen is Format.JSON and single:
@@ -1105,6 +1175,8 @@ def decide(
     output: OutputOpt = None,
     safe_csv: SafeCsvOpt = False,
     columns: ColumnsOpt = None,
+    entity: EntityOpt = None,
+    owner_model: OwnerModelOpt = None,
 ) -> None:
     """Approve, decline or refer by a policy: loans, rentals.
 
@@ -1122,6 +1194,7 @@ def decide(
       trustscore decide new_data --product micro_loan --log decisions.ndjson
       trustscore decide --strategy --product micro_loan
       trustscore decide --explain-policy --policy my_policy.toml
+      trustscore decide M000065 --model shop-model --product micro_loan
     """
     from trustscore import policy as policy_mod
 
@@ -1163,6 +1236,7 @@ def decide(
     names = [p.name for p in chosen]
     if show_strategy:
         folder = ModelFolder.open(model)
+        out.entity = folder.check_entity(_entity(entity))
         _warn_absent(folder, rules, names)
         frames = [decide_mod.strategy(folder, rules, name) for name in names]
         out.emit(pl.concat(frames), title="strategy (holdout)")
@@ -1171,7 +1245,14 @@ def decide(
     if data_dir is not None:
         with render.phases(_stderr_is_terminal()) as (phase, _):
             folder, scored, prepared = _open_and_score(
-                model, data_dir, as_of=as_of, lenient=lenient, feature_points=True, phase=phase
+                model,
+                data_dir,
+                as_of=as_of,
+                lenient=lenient,
+                feature_points=True,
+                phase=phase,
+                entity=entity,
+                owner_model=owner_model,
             )
             phase("deciding")
             records = decide_mod.Records.of_scored(folder, scored, prepared, data_dir)
@@ -1179,6 +1260,12 @@ def decide(
         _notes(prepared.report, prepared.features.notes)
     else:
         folder = ModelFolder.open(model)
+        folder.check_entity(_entity(entity))
+        if owner_model is not None:
+            raise UsageError(
+                "--owner-model is for a data folder to score",
+                hint="the model folder's shops are decided as stored",
+            )
         decisions = decide_mod.decide(folder, rules, names, person_ids or None)
         if person_ids:  # in the order asked, as card does (each id once)
             asked = pl.DataFrame(
@@ -1190,6 +1277,7 @@ def decide(
                 .drop("_asked")
             )
     _warn_absent(folder, rules, names)
+    kind = out.entity = folder.entity
     found = set(decisions.get_column("person_id").unique().to_list()) if person_ids else set()
     missing = [pid for pid in dict.fromkeys(person_ids) if pid not in found]
     if person_ids and len(missing) == len(dict.fromkeys(person_ids)) and len(missing) == 1:
@@ -1197,15 +1285,15 @@ def decide(
         from trustscore.errors import UnknownPersonError
 
         raise UnknownPersonError(
-            f"no person {_short(missing[0])} in {model}",
+            f"no {kind.noun} {_short(missing[0])} in {model}",
             suggestions=suggestions(folder, missing[0]),
         )
     for pid in missing:
-        render.print_error(f"no person {_short(pid)} in {model}")
+        render.print_error(f"no {kind.noun} {_short(pid)} in {model}")
 
     def record() -> None:
         if log is not None:
-            _append_log(log, decisions)
+            _append_log(log, kind.public(decisions))
 
     # ids: the panels by default, even on a pipe (as card draws its cards); rows
     # when a format, a file or columns are asked for. The log is written before
@@ -1255,7 +1343,8 @@ def _panels(folder: Any, decisions: pl.DataFrame, chosen: list[Any], rules: Any)
     from trustscore.render import DecisionPanel
 
     said = reasons_in_words(folder, decisions)
-    sentences = {p.name: {r.code: r.sentence for r in p.rules()} for p in chosen}
+    shop = folder.entity.noun == "shop"
+    sentences = {p.name: {r.code: r.sentence for r in p.rules(shop)} for p in chosen}
     per_person: dict[str, list[dict[str, Any]]] = {}
     for row in decisions.to_dicts():  # rows come grouped by person, in the order asked
         per_person.setdefault(row["person_id"], []).append(row)
@@ -1428,14 +1517,23 @@ def _open_and_score(
     lenient: bool,
     feature_points: bool = False,
     phase: Callable[[str], None],
+    entity: EntityChoice | None = None,
+    owner_model: Path | None = None,
+    persons_only: str | None = None,
 ) -> tuple[Any, Any, Any]:
     """(folder, scored, prepared): the verified model folder, and DATA_DIR scored
-    with it, as decide, audit and monitor start."""
+    with it, as decide, audit and monitor start. ``persons_only``: the command's
+    name when it judges persons alone (a shop model is refused, exit 2)."""
     from trustscore.model_folder import ModelFolder
     from trustscore.pipeline import score_with
 
     phase("loading the model")
     folder = ModelFolder.open(model)
+    if persons_only is not None and folder.entity.noun != "person":
+        raise UsageError(
+            f"{persons_only} judges persons, and {model} scores shops",
+            hint="give a person model folder",
+        )
     scored, prepared = score_with(
         folder,
         data_dir,
@@ -1443,6 +1541,8 @@ def _open_and_score(
         lenient=lenient,
         feature_points=feature_points,
         phase=phase,
+        entity=_entity(entity),
+        owner_model=owner_model,
     )
     return folder, scored, prepared
 
@@ -1451,7 +1551,7 @@ def _outcomes(prepared: Any, scores: pl.DataFrame) -> Any:
     """Consumers' defaulted for each scored person, NaN where unknown."""
     from trustscore.outcomes import from_column
 
-    return from_column(prepared.tables, scores.get_column("person_id")).y
+    return from_column(prepared.tables, scores.get_column("person_id"), prepared.entity.table).y
 
 
 # ------------------------------------------------------------------ points
@@ -1633,6 +1733,7 @@ def audit(
             lenient=lenient,
             feature_points=rules is not None,
             phase=phase,
+            persons_only="audit (protected attributes are persons')",
         )
         consumers = prepared.tables.consumers
         names = pick(consumers, prepared.features.protected, attributes)

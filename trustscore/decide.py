@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 
 from trustscore.bands import BANDS
+from trustscore.entity import KEY, Entity
 from trustscore.errors import ModelError, UsageError
 from trustscore.features.events import SOLD
 from trustscore.features.spec import FeatureSpec
@@ -75,6 +76,13 @@ INCOME: Final = "monthly_income"
 SHOPS: Final = "shops_owned"
 SHOP_REVENUE: Final = "shop_revenue_365d"
 POLICY_FEATURES: Final = (TENURE, ORDERS, OWED, OWED_TO_INCOME, INCOME, SHOPS, SHOP_REVENUE)
+# a shop's own features that stand in for them (features/shop.py)
+SHOP_SOURCES: Final = {
+    TENURE: "days_open",
+    ORDERS: "orders_received_365d",
+    OWED: "owner_credit_outstanding",
+    SHOP_REVENUE: "revenue_365d",
+}
 _SOLD_DAYS: Final = "_days_since_sold"  # days from the latest counterfeit sold to as-of
 _DEBT_KNOWN: Final = "_debt_on_record"  # the folder holds the debt features at all
 
@@ -121,6 +129,7 @@ class Records:
     specs: list[FeatureSpec]
     model_sha256: str
     where: str
+    entity: Entity = Entity.PERSON
 
     @classmethod
     def of_folder(cls, folder: ModelFolder) -> Records:
@@ -136,6 +145,7 @@ class Records:
             folder.specs,
             model_sha256(folder),
             str(folder.path),
+            folder.entity,
         )
 
     @classmethod
@@ -153,6 +163,7 @@ class Records:
             folder.specs,
             model_sha256(folder),
             where,
+            folder.entity,
         )
 
 
@@ -166,7 +177,10 @@ def absent_features(
     """The features the rules of the products (all the policy's for None) read that
     the folder does not hold (a table was missing at build): every person then
     fails the rules that need them."""
-    names = set(_records(source).features.collect_schema().names())
+    records = _records(source)
+    _, held = _policy_view(records)
+    names = set(held)
+    shop = records.entity is Entity.MERCHANT
     needed: list[str] = []
     for p in policy.select(products):
         if p.min_tenure_days is not None:
@@ -175,7 +189,39 @@ def absent_features(
             needed.append(ORDERS)
         if p.max_outstanding_to_income is not None:
             needed += [OWED, OWED_TO_INCOME]
-    return [n for n in dict.fromkeys(needed) if n not in names]
+    absent = [n for n in dict.fromkeys(needed) if n not in names]
+    if shop:  # named as the shop's features the rules read
+        absent = list(
+            dict.fromkeys(SHOP_SOURCES.get(n, SHOP_SOURCES[SHOP_REVENUE]) for n in absent)
+        )
+    return absent
+
+
+def _policy_view(records: Records) -> tuple[pl.LazyFrame, list[str]]:
+    """The features the rules read, under the names of ``POLICY_FEATURES`` (Float64),
+    and which of them the records hold. A shop's (DESIGN 10) come from its own:
+    days open for tenure, orders received, the owner's credit outstanding as its
+    debt, and its sales as its income (a month's: the last 12 months' / 12), so the
+    capacity term of a loan is the shop's revenue."""
+    names = records.features.collect_schema().names()
+    if records.entity is Entity.PERSON:
+        held: list[str] = [n for n in POLICY_FEATURES if n in names]
+        columns = [pl.col(n).cast(pl.Float64) for n in held]
+        return records.features.select(KEY, *columns), held
+    exprs = {
+        policy_name: pl.col(shop_name).cast(pl.Float64)
+        for policy_name, shop_name in SHOP_SOURCES.items()
+        if shop_name in names
+    }
+    if SHOP_REVENUE in exprs:
+        revenue = exprs[SHOP_REVENUE]
+        exprs[INCOME] = revenue / 12
+        exprs[SHOPS] = pl.lit(1.0)
+        if OWED in exprs:
+            income = revenue / 12
+            exprs[OWED_TO_INCOME] = pl.when(income > 0).then(exprs[OWED] / income)
+    held = [str(n) for n in POLICY_FEATURES if n in exprs]
+    return records.features.select(KEY, *(exprs[n].alias(n) for n in held)), held
 
 
 def decide(
@@ -397,9 +443,7 @@ def _people(
     # everyone, or only those found (a strategy's holdout, the ids asked for)
     ids = None if person_ids is None and not holdout else people.get_column("person_id")
 
-    features = records.features
-    held = [n for n in POLICY_FEATURES if n in features.collect_schema().names()]
-    features = features.select("person_id", *(pl.col(n).cast(pl.Float64) for n in held))
+    features, held = _policy_view(records)
     as_of = records.as_of
     sold = _rows_of(
         records,

@@ -86,12 +86,36 @@ def reasons() -> str:
     return "\n".join(out) + "\n"
 
 
+def shop_features() -> str:
+    from trustscore.features.registry import WHEN_UNKNOWN
+    from trustscore.features.shop import CATEGORY, OWNER_SCORE, SOLD_SPECS, shop_registry
+
+    notes = {
+        SOLD_SPECS[0].name: " (only with `counterfeit_in_model`)",
+        OWNER_SCORE: " (only with `--owner-model`)",
+        CATEGORY: " (levels learned from the data)",
+    }
+    out = [
+        "| feature | dimension | monotone | sentence | when unknown |",
+        "|---|---|---|---|---|",
+    ]
+    for s in shop_registry():
+        sentence = s.sentence.replace("|", "\\|")
+        unknown = WHEN_UNKNOWN.get(s.name, "—")
+        out.append(
+            f"| `{s.name}`{notes.get(s.name, '')} | {s.dimension.value} | {_ARROW[s.direction]} "
+            f"| {sentence} | {unknown} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 PARTS: dict[str, Callable[[], str]] = {
     "contract": contract,
     "config": config,
     "policy": policy,
     "features": features,
     "reasons": reasons,
+    "shop_features": shop_features,
 }
 
 

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
+from trustscore.entity import Entity
 from trustscore.errors import ModelError, ResourceError, UsageError
 from trustscore.features.spec import DIMENSIONS
 
@@ -415,6 +416,7 @@ class ModelFolder:
                     hint=_HINT_BUILD,
                 )
         self.as_of  # noqa: B018 - parsed now so a bad date fails here, as exit 5
+        self.entity  # noqa: B018 - likewise an unknown entity
         self._check_columns()
 
     def _check_columns(self) -> None:
@@ -452,6 +454,30 @@ class ModelFolder:
             return dt.date.fromisoformat(str(value))
         except ValueError:
             raise self._bad(f"manifest.json has an invalid as_of {value!r}") from None
+
+    @property
+    def entity(self) -> Entity:
+        """What the folder scores: persons or shops (DESIGN 10)."""
+        from trustscore.entity import parse
+
+        value = self.manifest.get("entity")
+        try:
+            return parse(value)
+        except ValueError:
+            raise self._bad(f"manifest.json has an unknown entity {value!r}") from None
+
+    def check_entity(self, wanted: Entity | None) -> Entity:
+        """The folder's entity, refused (exit 5) when it is not the one asked for."""
+        have = self.entity
+        if wanted is not None and wanted is not have:
+            raise ModelError(
+                f"this model folder scores {have.noun}s, not {wanted.noun}s "
+                f"(--entity {wanted.value})",
+                where=str(self.path),
+                hint=f"drop --entity {wanted.value}, or give a model built with "
+                f"--entity {wanted.value}",
+            )
+        return have
 
     @property
     def outcome(self) -> dict[str, Any] | None:

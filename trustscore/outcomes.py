@@ -76,12 +76,15 @@ def choose(label: str, tables: DataTables) -> Source:
     return "column" if known else "records"
 
 
-def from_column(tables: DataTables, persons: pl.Series) -> Outcome:
-    """Consumers' ``defaulted`` for ``persons`` (NaN where empty or absent)."""
-    if "defaulted" not in tables.consumers.columns:
+def from_column(tables: DataTables, persons: pl.Series, table: str = "consumers") -> Outcome:
+    """Consumers' ``defaulted`` for ``persons`` (NaN where empty or absent); with
+    ``table="merchants"``, the shops' own (``persons`` are then merchant ids)."""
+    frame = tables.consumers if table == "consumers" else tables.merchants
+    key = "person_id" if table == "consumers" else "merchant_id"
+    if frame is None or "defaulted" not in frame.columns:
         y = np.full(persons.len(), np.nan)
     else:
-        c = tables.consumers.select("person_id", "defaulted")
+        c = frame.select(pl.col(key).alias("person_id"), "defaulted")
         y = (
             persons.alias("person_id")
             .to_frame()

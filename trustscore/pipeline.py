@@ -7,7 +7,7 @@ caller passes in; nothing here prints.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -18,6 +18,7 @@ import polars as pl
 from trustscore import __version__
 from trustscore.config import Config
 from trustscore.data_tables import DataTables
+from trustscore.entity import KEY, Entity
 from trustscore.errors import DataError, ModelError, UsageError
 from trustscore.features import (
     FeatureConfig,
@@ -71,6 +72,30 @@ class Prepared:
     report: Report
     as_of: dt.date
     features: FeatureResult
+    entity: Entity = Entity.PERSON
+    owner_scores: pl.DataFrame | None = None  # shops: the owners' person scores
+
+
+def _features(
+    tables: DataTables,
+    as_of: dt.date,
+    config: Config,
+    *,
+    entity: Entity,
+    categories: dict[str, tuple[str, ...]] | None = None,
+    owner_scores: pl.DataFrame | None = None,
+) -> FeatureResult:
+    """The feature table of the entity: persons' or shops' (DESIGN 10)."""
+    if entity is Entity.PERSON:
+        return compute_features(tables, as_of, feature_config(config), categories=categories)
+    from trustscore.features.shop import compute_shop_features
+
+    shops = compute_shop_features(
+        tables, as_of, feature_config(config), categories, owner_scores=owner_scores
+    )
+    return FeatureResult(
+        frame=shops.frame, specs=shops.specs, events=shops.events, notes=shops.notes
+    )
 
 
 def feature_config(config: Config) -> FeatureConfig:
@@ -106,9 +131,21 @@ def prepare(
     strict: bool = False,
     categories: dict[str, tuple[str, ...]] | None = None,
     phase: Phase = _quiet_phase,
+    entity: Entity = Entity.PERSON,
+    owner_model: Path | None = None,
 ) -> Prepared:
-    """Read and check the folder, then compute every person's features as of ``as_of``."""
+    """Read and check the folder, then compute every person's (or shop's) features
+    as of ``as_of``. ``owner_model``: a person model folder whose scores give shops
+    their owners' score."""
     _check_as_of(as_of)
+    owners = None
+    if owner_model is not None:
+        if entity is not Entity.MERCHANT:
+            raise UsageError(
+                "--owner-model gives shops their owners' scores",
+                hint="use it with --entity merchant",
+            )
+        owners = ModelFolder.open(owner_model)
     phase("reading and validating")
     tables, report = read_folder(data_dir, lenient=lenient, strict=strict)
     if as_of is None:
@@ -116,15 +153,45 @@ def prepare(
             as_of = default_as_of(tables)
         except NoAsOfError as exc:
             raise UsageError(str(exc), hint="pass --as-of YYYY-MM-DD") from None
+    owner_scores = None if owners is None else owner_scores_of(owners, as_of)
     phase("computing features")
-    result = compute_features(tables, as_of, feature_config(config), categories=categories)
-    return Prepared(tables, report, as_of, result)
+    result = _features(
+        tables, as_of, config, entity=entity, categories=categories, owner_scores=owner_scores
+    )
+    return Prepared(tables, report, as_of, result, entity, owner_scores)
+
+
+def owner_scores_of(folder: ModelFolder, as_of: dt.date) -> pl.DataFrame:
+    """The person scores of a person model folder, for shops as of ``as_of``: refused
+    when the folder scores shops, or was built as of a later date (its scores would
+    carry what the shops' as-of date may not know)."""
+    if folder.entity is not Entity.PERSON:
+        raise ModelError(
+            "--owner-model must be a person model: this folder scores shops",
+            where=str(folder.path),
+            hint="give the model folder built from the persons (without --entity merchant)",
+        )
+    if folder.as_of > as_of:
+        raise UsageError(
+            f"the owner model is as of {folder.as_of.isoformat()}, after this as-of date "
+            f"{as_of.isoformat()}: its scores know what the shops' features may not",
+            hint="give a person model built as of this date or earlier",
+        )
+    return folder.frame(SCORES_FILE).select(KEY, "score")
 
 
 def at(prepared: Prepared, as_of: dt.date, config: Config) -> Prepared:
     """The same tables seen at another date (the observation date of derived outcomes)."""
-    result = compute_features(prepared.tables, as_of, feature_config(config))
-    return Prepared(prepared.tables, prepared.report, as_of, result)
+    result = _features(
+        prepared.tables,
+        as_of,
+        config,
+        entity=prepared.entity,
+        owner_scores=prepared.owner_scores,
+    )
+    return Prepared(
+        prepared.tables, prepared.report, as_of, result, prepared.entity, prepared.owner_scores
+    )
 
 
 def recategorise(prepared: Prepared, specs: list[FeatureSpec], config: Config) -> Prepared:
@@ -134,10 +201,22 @@ def recategorise(prepared: Prepared, specs: list[FeatureSpec], config: Config) -
         s.categories == categories.get(s.name) for s in prepared.features.specs if s.is_categorical
     ):
         return prepared
-    result = compute_features(
-        prepared.tables, prepared.as_of, feature_config(config), categories=categories
+    result = _features(
+        prepared.tables,
+        prepared.as_of,
+        config,
+        entity=prepared.entity,
+        categories=categories,
+        owner_scores=prepared.owner_scores,
     )
-    return Prepared(prepared.tables, prepared.report, prepared.as_of, result)
+    return Prepared(
+        prepared.tables,
+        prepared.report,
+        prepared.as_of,
+        result,
+        prepared.entity,
+        prepared.owner_scores,
+    )
 
 
 # ------------------------------------------------------------------ scoring
@@ -237,13 +316,20 @@ class BuildResult:
     warnings: list[Any] = field(default_factory=list)  # build_checks.BuildWarning
 
 
-def _check_labels(y: np.ndarray[Any, Any], outcome: Any) -> None:
+def _check_labels(y: np.ndarray[Any, Any], outcome: Any, entity: Entity = Entity.PERSON) -> None:
     known = y[~np.isnan(y)]
+    noun = entity.noun
     if known.size == 0 and outcome.source == "records":
         raise DataError(
             "no person has a known outcome in the repayment records",
             hint="derived outcomes need credit bills due in the window; or give consumers.csv "
             "a 'defaulted' column",
+        )
+    if known.size == 0 and entity is Entity.MERCHANT:
+        raise DataError(
+            "no shop has a known outcome: merchants.csv needs a 'defaulted' column "
+            "with 0 or 1 for the shops to learn from",
+            hint="empty means not yet known; build needs some 0s and some 1s",
         )
     if known.size == 0:
         raise DataError(
@@ -256,7 +342,7 @@ def _check_labels(y: np.ndarray[Any, Any], outcome: Any) -> None:
     if bads == 0 or bads == known.size:
         which = "defaulted (1)" if bads == 0 else "repaid (0)"
         raise DataError(
-            f"every labelled person has the same outcome: none {which} among {known.size:,}",
+            f"every labelled {noun} has the same outcome: none {which} among {known.size:,}",
             hint="build needs both goods (0) and bads (1) to learn the difference",
         )
     if min(bads, known.size - bads) < 10:
@@ -314,8 +400,14 @@ def build(
     strict: bool = False,
     phase: Phase = _quiet_phase,
     rounds: Rounds = _quiet_rounds,
+    entity: Entity = Entity.PERSON,
+    owner_model: Path | None = None,
 ) -> BuildResult:
     """validate -> features -> train -> evaluate -> score everyone -> write the folder.
+
+    ``entity``: persons (consumers.csv's rows and outcome) or shops (merchants.csv's,
+    DESIGN 10); ``owner_model``: for shops, a person model whose scores become the
+    ``owner_score`` feature.
 
     The folder is written whole or not at all (see :mod:`trustscore.model_folder`):
     the place is checked and reserved before any work, an existing ``out`` is
@@ -337,6 +429,8 @@ def build(
             strict=strict,
             phase=phase,
             rounds=rounds,
+            entity=entity,
+            owner_model=owner_model,
         )
     except BaseException:
         writer.abort()
@@ -425,15 +519,33 @@ def _build(
     strict: bool,
     phase: Phase,
     rounds: Rounds,
+    entity: Entity,
+    owner_model: Path | None,
 ) -> BuildResult:
     from trustscore import outcomes
 
     prepared = prepare(
-        data_dir, config=config, as_of=as_of, lenient=lenient, strict=strict, phase=phase
+        data_dir,
+        config=config,
+        as_of=as_of,
+        lenient=lenient,
+        strict=strict,
+        phase=phase,
+        entity=entity,
+        owner_model=owner_model,
     )
     if not prepared.features.specs:
         raise DataError("no features to learn from", hint="consumers.csv has no usable columns")
-    source = outcomes.choose(config.build.label, prepared.tables)
+    if entity is Entity.MERCHANT:
+        if config.build.label == "records":
+            raise UsageError(
+                "--label records derives persons' outcomes from their repayments; shops "
+                "learn merchants.csv's defaulted column",
+                hint="drop --label records (or set [build] label to auto or column)",
+            )
+        source: outcomes.Source = "column"
+    else:
+        source = outcomes.choose(config.build.label, prepared.tables)
     if source == "records":
         phase("deriving outcomes from the repayment records")
         outcome = outcomes.from_records(
@@ -447,11 +559,11 @@ def _build(
         prepared = recategorise(prepared, learn.features.specs, config)
     else:
         outcome = outcomes.from_column(
-            prepared.tables, prepared.features.frame.get_column("person_id")
+            prepared.tables, prepared.features.frame.get_column(KEY), entity.table
         )
         learn = prepared
     y = outcome.y
-    _check_labels(y, outcome)
+    _check_labels(y, outcome, entity)
 
     phase("training")
     fitted = _train(learn.features, y, params, config, seed, rounds)
@@ -468,6 +580,7 @@ def _build(
 
     phase("evaluating")
     metrics = {
+        "entity": entity.value,
         "as_of": prepared.as_of.isoformat(),
         "seed": seed,
         "additivity": params.additivity,
@@ -513,6 +626,8 @@ def _build(
     writer.add_json(CONFIG_FILE, config.as_dict())
     out = writer.commit(
         {
+            "entity": entity.value,
+            **_owner_entry(owner_model),
             "versions": _versions(),
             "as_of": prepared.as_of.isoformat(),
             "seed": seed,
@@ -534,6 +649,19 @@ def _build(
         protected=prepared.features.protected,
         warnings=warnings,
     )
+
+
+def _owner_entry(owner_model: Path | None) -> dict[str, Any]:
+    """The person model a shop model read its owners' scores from: where, and its
+    seal, so scoring can find it again and say when it has changed."""
+    if owner_model is None:
+        return {}
+    from trustscore.decide import model_sha256
+
+    folder = ModelFolder.open(owner_model)
+    return {
+        "owner_model": {"path": str(Path(owner_model).resolve()), "sha256": model_sha256(folder)}
+    }
 
 
 def _band_counts(
@@ -634,12 +762,21 @@ def score(
     lenient: bool = False,
     feature_points: bool = False,
     phase: Phase = _quiet_phase,
+    entity: Entity | None = None,
+    owner_model: Path | None = None,
 ) -> tuple[Scored, Prepared]:
     """Score everyone in ``data_dir`` with the model in ``model_dir``."""
     phase("loading the model")
     folder = ModelFolder.open(model_dir)
     return score_with(
-        folder, data_dir, as_of=as_of, lenient=lenient, feature_points=feature_points, phase=phase
+        folder,
+        data_dir,
+        as_of=as_of,
+        lenient=lenient,
+        feature_points=feature_points,
+        phase=phase,
+        entity=entity,
+        owner_model=owner_model,
     )
 
 
@@ -651,8 +788,12 @@ def score_with(
     lenient: bool = False,
     feature_points: bool = False,
     phase: Phase = _quiet_phase,
+    entity: Entity | None = None,
+    owner_model: Path | None = None,
 ) -> tuple[Scored, Prepared]:
-    """Score everyone in ``data_dir`` with an opened, verified model folder."""
+    """Score everyone in ``data_dir`` with an opened, verified model folder: the
+    folder's entity (exit 5 when ``entity`` asks for the other)."""
+    entity = folder.check_entity(entity)
     model = folder.load_model()
     categories = {s.name: s.categories for s in model.specs if s.is_categorical}
     prepared = prepare(
@@ -662,9 +803,38 @@ def score_with(
         lenient=lenient,
         categories=categories,
         phase=phase,
+        entity=entity,
+        owner_model=_owner_model(folder, model.specs, owner_model),
     )
     _check_schema(model, prepared, folder.path)
     phase("scoring")
     return score_frame(
         model, prepared, folder.config.penalties, feature_points=feature_points
     ), prepared
+
+
+def _owner_model(
+    folder: ModelFolder, specs: Sequence[FeatureSpec], given: Path | None
+) -> Path | None:
+    """The person model that gives a shop model its ``owner_score`` feature: the one
+    given, else the one the build recorded; None when the model has no such feature."""
+    from trustscore.features.shop import OWNER_SCORE
+
+    if not any(s.name == OWNER_SCORE for s in specs):
+        if given is not None:
+            raise UsageError(
+                "--owner-model: this model was built without the owners' scores",
+                hint="drop --owner-model, or build the shop model with it",
+            )
+        return None
+    if given is not None:
+        return given
+    recorded = folder.manifest.get("owner_model")
+    path = recorded.get("path") if isinstance(recorded, dict) else None
+    if isinstance(path, str) and Path(path).is_dir():
+        return Path(path)
+    raise UsageError(
+        "this shop model scores the owners with a person model"
+        + (f" that is no longer at {path}" if isinstance(path, str) else ""),
+        hint="give the person model folder with --owner-model DIR",
+    )

@@ -149,8 +149,10 @@ class Product:
         """The lowest score this product can approve or refer."""
         return self.min_score if self.refer is None else min(self.min_score, self.refer.low)
 
-    def rules(self) -> list[Rule]:
-        """The product's rules in the order they are checked and listed."""
+    def rules(self, shop: bool = False) -> list[Rule]:
+        """The product's rules in the order they are checked and listed; ``shop``:
+        worded for a shop (DESIGN 10: days open, orders received, the owner's debt
+        against a month's sales)."""
         at = f"products.{self.name}"
         refer = "" if self.refer is None else f" ({self.refer.low}-{self.refer.high} referred)"
         rules = [
@@ -174,7 +176,8 @@ class Product:
                 Rule(
                     MIN_TENURE,
                     f"{at}.rules.min_tenure_days",
-                    f"A member for at least {_count(self.min_tenure_days, 'day')}",
+                    ("Open" if shop else "A member")
+                    + f" for at least {_count(self.min_tenure_days, 'day')}",
                 )
             )
         if self.min_orders_365d is not None:
@@ -182,7 +185,9 @@ class Product:
                 Rule(
                     MIN_ORDERS,
                     f"{at}.rules.min_orders_365d",
-                    f"At least {_count(self.min_orders_365d, 'order')} in the last 12 months",
+                    f"At least {_count(self.min_orders_365d, 'order')}"
+                    + (" received" if shop else "")
+                    + " in the last 12 months",
                 )
             )
         if self.max_outstanding_to_income is not None:
@@ -190,8 +195,9 @@ class Product:
                 Rule(
                     MAX_OUTSTANDING,
                     f"{at}.rules.max_outstanding_to_income",
-                    f"Owes on credit at most {self.max_outstanding_to_income:.0%} "
-                    "of a month's declared income",
+                    ("The owner owes" if shop else "Owes")
+                    + f" on credit at most {self.max_outstanding_to_income:.0%} "
+                    + ("of a month's sales" if shop else "of a month's declared income"),
                 )
             )
         if self.limit is not None:

@@ -393,8 +393,9 @@ def build_summary(metrics: dict[str, Any], out: str, console: Console | None = N
     head.add_column(Text("development"), justify="right")
     head.add_column(Text("holdout"), justify="right")
     dev, hold = metrics["development"], metrics["holdout"]
+    many = "shops" if metrics.get("entity") == "merchant" else "persons"
     for key, label in (
-        ("rows", "persons"),
+        ("rows", many),
         ("bad_rate", "bad rate"),
         ("auc", "AUC"),
         ("gini", "Gini"),
@@ -407,7 +408,7 @@ def build_summary(metrics: dict[str, Any], out: str, console: Console | None = N
     for name, justify in (
         ("band", "left"),
         ("range", "left"),
-        ("persons", "right"),
+        (many, "right"),
         ("share", "right"),
         ("in holdout", "right"),
         ("holdout bad rate", "right"),
@@ -558,7 +559,10 @@ class CardView:
         narrow = inner < 76
         parts: list[Any] = []
 
-        parts.append(as_text(c.person_id, style="bold"))
+        head = as_text(c.person_id, style="bold")
+        if c.entity.noun != "person":
+            head.append(f"  {c.entity.noun}", style="dim")
+        parts.append(head)
         style = _BAND_STYLE.get(c.band, "")
         for i, line in enumerate(big_number(c.score)):
             t = Text("  " + line, style="bold " + style)
@@ -580,7 +584,7 @@ class CardView:
         dims.add_column(justify="left", width=bar_w, no_wrap=True)
         dims.add_column(justify="right", width=7, no_wrap=True)
         _add_row(dims, Text("Dimensions", style="bold"), "", "", "", Text("points", style="dim"))
-        _add_row(dims, "average person (base)", "", "", "", f"{c.base_points:.1f}")
+        _add_row(dims, f"average {c.entity.noun} (base)", "", "", "", f"{c.base_points:.1f}")
         for d in c.dimensions:
             shown = _signed(d.points)
             n = 0 if shown == "0.0" else round(abs(d.points) / top * bar_w)
@@ -620,7 +624,8 @@ class CardView:
             grid.add_column(justify="right", min_width=7, no_wrap=True)
             for p in c.penalties:
                 what = as_text(p.text)
-                shop = f", shop {p.merchant_id})" if p.merchant_id else ")"
+                own = p.merchant_id == c.person_id  # a shop's own card: no need to name it
+                shop = f", shop {p.merchant_id})" if p.merchant_id and not own else ")"
                 what.append_text(as_text(f" (latest {p.latest}{shop}", style="dim"))
                 _add_row(grid, what, f"{p.count:,}x", _moved(-p.points))
             total = getattr(c, "penalty_points", 0.0) or sum(p.points for p in c.penalties)

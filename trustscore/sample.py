@@ -128,6 +128,7 @@ _TXN_CAP = 5_000
 _SHOP_OWNER_SHARE = 0.03
 _LABEL_OFFSET = -3.25  # sets the bad rate of the labelled to about 12%
 _LABEL_SLOPE = 1.4
+_SHOP_LABEL_OFFSET = -1.4  # sets the shops' bad rate to about 20%
 
 # reliability, means, opportunism
 _TRAIT_CORR = np.array([[1.0, 0.3, -0.35], [0.3, 1.0, 0.0], [-0.35, 0.0, 1.0]])
@@ -377,6 +378,12 @@ class _Shops:
     lost_rate: Floats
     not_as_described: Floats
     frame: pl.DataFrame
+    # what the shop's outcome is drawn from (``_shop_outcomes``)
+    owned: Bools
+    owner_rel: Floats  # the owner's reliability (0 for a company)
+    owner_means: Floats
+    shadiness: Floats
+    popularity: Floats
 
     @property
     def count(self) -> int:
@@ -437,6 +444,37 @@ def _draw_shops(p: _Persons, rng: np.random.Generator) -> _Shops:
         lost_rate=np.where(owned, 0.002 + 0.01 * _sigmoid(shadiness), 0.002),
         not_as_described=np.where(owned, 0.006 + 0.04 * _sigmoid(shadiness - 1.0), 0.005),
         frame=frame,
+        owned=owned,
+        owner_rel=rel,
+        owner_means=np.where(owned, p.means[who], 0.0),
+        shadiness=shadiness,
+        popularity=popularity,
+    )
+
+
+def _shop_outcomes(s: _Shops, rng: np.random.Generator) -> pl.Series:
+    """Each shop's ``defaulted``, drawn last from a stream of its own (the other
+    columns' bytes do not depend on it): its business loan went 30+ days late,
+    likelier for a shop run by an unreliable or shady owner of small means, for a
+    small shop (few buyers), and for an unverified one. Shops opened in the last
+    120 days are unlabelled (too young to have had a loan judged)."""
+    m = s.count
+    size = np.log(s.popularity)
+    verified = s.frame.get_column("verified").fill_null(False).to_numpy()
+    risk = (
+        np.where(
+            s.owned,
+            -1.1 * s.owner_rel + 0.8 * (s.shadiness - 1.6) - 0.3 * s.owner_means,
+            0.2,
+        )
+        - 0.45 * size
+        + 0.6 * ~verified
+        + 0.35 * rng.standard_normal(m)
+    )
+    bad = rng.random(m) < _sigmoid(_SHOP_LABEL_OFFSET + 1.3 * risk)
+    young = s.opened_s >= (_END - 120) * _DAY
+    return pl.Series("defaulted", np.where(bad, 1, 0), dtype=pl.Int8).scatter(
+        np.flatnonzero(young), None
     )
 
 
@@ -772,7 +810,9 @@ def generate(
             [p.frame.select(TABLES["consumers"].names), _protected(p.frame, _rng(seed, 3))],
             how="horizontal",
         )
-        merchants = s.frame.select(TABLES["merchants"].names)
+        merchants = s.frame.with_columns(_shop_outcomes(s, _rng(seed, 4))).select(
+            TABLES["merchants"].names
+        )
         for name, frame in (("consumers", consumers), ("merchants", merchants)):
             with temp[name].open("wb") as fh:
                 _write(frame, fh, header=True)

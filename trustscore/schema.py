@@ -164,6 +164,12 @@ MERCHANTS = Table(
         Column("opened_date", Kind.DATE),
         Column("category", Kind.STRING),
         Column("verified", Kind.BOOL, meaning="business licence checked"),
+        Column(
+            "defaulted",
+            Kind.LABEL,
+            meaning="the shop's outcome (its business loan 30+ days delinquent in the 12 "
+            "months after the as-of date); empty = not known",
+        ),
     ),
     key="merchant_id",
 )

@@ -48,7 +48,7 @@ import math
 import re
 import string
 
-from trustscore.features import behaviour, capacity, connections, credit, events, identity
+from trustscore.features import behaviour, capacity, connections, credit, events, identity, shop
 from trustscore.features.block import Block
 from trustscore.features.spec import FeatureSpec
 
@@ -112,8 +112,9 @@ WHEN_UNKNOWN: dict[str, str] = {
     "shop_counterfeit_rate_365d": "No other buyers' orders at the shops used",
     "shop_chargeback_rate_365d": "No other buyers' orders at the shops used",
     "buyers_chargeback_rate_365d": "No buyers with orders elsewhere at own shops",
+    **shop.WHEN_UNKNOWN,
 }
-"""What an empty value means, per feature: the card's sentence for it."""
+"""What an empty value means, per feature (persons' and shops'): the card's sentence."""
 
 _WINDOWS = {
     "_30d": " (last 30 days)",

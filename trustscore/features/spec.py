@@ -32,6 +32,15 @@ DIMENSION_TITLES = {
 
 DIMENSIONS: tuple[Dimension, ...] = tuple(Dimension)
 
+SHOP_DIMENSION_TITLES = {
+    Dimension.CREDIT_HISTORY: "Owner's credit history",
+    Dimension.BEHAVIOUR: "Conduct as a seller",
+    Dimension.CAPACITY: "Sales capacity",
+    Dimension.IDENTITY: "Identity",
+    Dimension.CONNECTIONS: "Connections",
+}
+"""The five dimensions as a shop's card names them (DESIGN 10)."""
+
 
 @dataclass(frozen=True)
 class FeatureSpec:
