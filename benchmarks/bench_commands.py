@@ -8,9 +8,12 @@ alternative it is judged against.
         [--baseline TREE --baseline-model DIR]   (the same card from another checkout)
     uv run python benchmarks/bench_commands.py features --data DIR
     uv run python benchmarks/bench_commands.py monitor --data DIR --model DIR [--lenient]
+    uv run python benchmarks/bench_commands.py shops --data DIR [--lenient] [--runs 3]
 
 ``build`` and ``score`` time the real CLI end to end (stdout to /dev/null);
-``card`` is cold start, beside a bare ``python -c pass`` and ``import xgboost``.
+``card`` is cold start, beside a bare ``python -c pass`` and ``import xgboost``;
+``shops`` is issue 13's: ``build --entity merchant`` and ``features --entity
+merchant``, beside the persons' ``features`` of the same folder (one run).
 Bytecode is compiled first (as an installed package has it), so start-up
 times are what a user sees, not the first-run compile.
 """
@@ -78,7 +81,7 @@ def compile_bytecode() -> dict[str, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("what", choices=["build", "score", "card", "features", "monitor"])
+    ap.add_argument("what", choices=["build", "score", "card", "features", "monitor", "shops"])
     ap.add_argument("--data", type=Path)
     ap.add_argument("--model", type=Path)
     ap.add_argument("--person", default="P0000001")
@@ -112,6 +115,19 @@ def main() -> None:
         print(measure(f"trustscore features {args.data.name}", feats, args.runs, env))
         mon = [EXE, "monitor", str(args.data), "--model", str(args.model), "-f", "csv", *lenient]
         print(measure(f"trustscore monitor {args.data.name}", mon, args.runs, env))
+    elif args.what == "shops":
+        lenient = ["--lenient"] if args.lenient else []
+        tmp = Path(tempfile.mkdtemp(prefix="bench-shops-"))
+        try:
+            shop = ["--entity", "merchant"]
+            cmd = [EXE, "build", str(args.data), *shop, "--out", str(tmp / "m"), "--force"]
+            print(measure("trustscore build --entity merchant", [*cmd, "-f", "json", *lenient],
+                          args.runs, env))  # fmt: skip
+            feats = [EXE, "features", str(args.data), "-f", "csv", *lenient]
+            print(measure("trustscore features --entity merchant", [*feats, *shop], args.runs, env))
+            print(measure("trustscore features (persons, the same folder)", feats, 1, env))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     elif args.what == "features":
         cmd = [EXE, "features", str(args.data), "-f", "csv"]
         print(

@@ -89,3 +89,14 @@ def model_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     summary = json.loads(result.stdout)
     assert summary["holdout"]["auc"] > 0.6
     return out
+
+
+@pytest.fixture(scope="session")
+def sample_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The person model of sample_data (the golden cards', the shop tests' owner model)."""
+    from trustscore.config import Config
+    from trustscore.pipeline import build
+
+    out = tmp_path_factory.mktemp("sample_model") / "trustscore-model"
+    build(SAMPLE_DATA, out, config=Config())
+    return out

@@ -14,10 +14,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tests.conftest import SAMPLE_DATA
 from trustscore.card import load_card
-from trustscore.config import Config
-from trustscore.pipeline import build
 from trustscore.render import CardView
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -27,13 +24,6 @@ PERSONS = {
     "counterfeit_seller": "P0000408",  # runs a shop that sold confirmed counterfeits
     "capped": "P0000613",  # penalties past the cap of 300, final score raised to the floor
 }
-
-
-@pytest.fixture(scope="session")
-def sample_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sample_model") / "trustscore-model"
-    build(SAMPLE_DATA, out, config=Config())
-    return out
 
 
 def render(model: Path, person: str, width: int) -> str:

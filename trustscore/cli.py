@@ -799,7 +799,8 @@ def _metrics_frame(metrics: dict[str, Any]) -> pl.DataFrame:
     """The build summary as tidy rows: section, name, value (a number) or text."""
     rows: list[tuple[str, str, float | int | str | None]] = []
     for key in ("as_of", "trees", "features", "persons", "labelled"):
-        rows.append(("model", key, metrics[key]))
+        name = "shops" if key == "persons" and metrics.get("entity") == "merchant" else key
+        rows.append(("model", name, metrics[key]))
     for key, value in metrics["outcome"].items():
         rows.append(("outcome", key, value))
     for part in ("development", "holdout"):

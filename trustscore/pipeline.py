@@ -177,7 +177,9 @@ def owner_scores_of(folder: ModelFolder, as_of: dt.date) -> pl.DataFrame:
             f"{as_of.isoformat()}: its scores know what the shops' features may not",
             hint="give a person model built as of this date or earlier",
         )
-    return folder.frame(SCORES_FILE).select(KEY, "score")
+    # the score before penalties: a counterfeit sold at the shop is the shop's own
+    # penalty, and must not reach its model a second time through the owner's
+    return folder.frame(SCORES_FILE).select(KEY, pl.col("model_score").alias("score"))
 
 
 def at(prepared: Prepared, as_of: dt.date, config: Config) -> Prepared:
