@@ -351,7 +351,12 @@ BUYER_PARCEL_SPECS = (
     ),
 )  # fmt: skip
 OWNER_SCORE_SPEC = FeatureSpec(
-    OWNER_SCORE, CO, -1, "points", "The owner's own trust score before penalties: {value:,.0f}", table=M
+    OWNER_SCORE,
+    CO,
+    -1,
+    "points",
+    "The owner's own trust score before penalties: {value:,.0f}",
+    table=M,
 )
 
 
