@@ -320,3 +320,26 @@ def test_shop_loan_decisions_use_revenue(shop_model: Path) -> None:
     code, out, err = _run("decide", "M000065", "--model", str(shop_model))
     assert code == 0, err
     assert "Open for at least" in out and "A member" not in out
+
+
+def test_sellers_who_are_their_own_accounts(tmp_path: Path) -> None:
+    """A marketplace export's sellers are accounts of their own, not consumers: a
+    shop whose owner_id names no person is kept without an owner under --lenient
+    (never dropped, which would drop its orders too), and every shop is scored."""
+    data = tmp_path / "market"
+    data.mkdir()
+    for name in ("consumers", "transactions", "logistics"):
+        (data / f"{name}.csv").write_bytes((SAMPLE_DATA / f"{name}.csv").read_bytes())
+    merchants = pl.read_csv(SAMPLE_DATA / "merchants.csv", infer_schema=False)
+    merchants.with_columns(
+        pl.coalesce("owner_id", pl.lit("SELLER-") + pl.col("merchant_id")).alias("owner_id")
+    ).write_csv(data / "merchants.csv")
+    code, _, err = _run("validate", str(data))
+    assert code == 3 and "owner_id" in err and "merchants.csv" in err
+    out = tmp_path / "m"
+    code, _, err = _run("build", str(data), "--entity", "merchant", "--lenient", "--out", str(out))
+    assert code == 0, err
+    assert "80 shop(s) of merchants.csv kept without an owner" in err
+    assert "dropped" not in err  # no shop, no order lost
+    scores = ModelFolder.open(out).frame(SCORES_FILE)
+    assert scores.height == 200

@@ -1841,8 +1841,8 @@ def monitor(
         frame = run_monitor(folder, scored.scores, prepared.features.frame, y)
     _notes(prepared.report, prepared.features.notes)
     render.print_note(
-        f"{persons.len():,} persons as of {prepared.as_of.isoformat()} against the model's "
-        f"as of {folder.as_of.isoformat()}"
+        f"{persons.len():,} {prepared.entity.noun}s as of {prepared.as_of.isoformat()} "
+        f"against the model's as of {folder.as_of.isoformat()}"
     )
     out.emit(frame, title="drift against the model's population")
     past = alarms(frame, alarm)

@@ -1290,7 +1290,22 @@ def _check_references(reads: dict[str, _Read], report: Report, lenient: bool) ->
                 got.table.filename,
                 _problem_rows(dangling, col.name, pl.col(col.name), expected, "dangling_reference"),
             )
-            if lenient:
+            if lenient and (name, col.name) == ("merchants", "owner_id") and dangling.height:
+                # a shop whose owner is no person of consumers.csv still exists (a
+                # marketplace's sellers are often their own accounts): kept, ownerless
+                gone = got.frame.get_column(_ROW).is_in(dangling.get_column(_ROW).implode())
+                got.frame = got.frame.with_columns(
+                    pl.when(gone).then(None).otherwise(pl.col(col.name)).alias(col.name)
+                )
+                report.notes.append(
+                    Note(
+                        "owner_cleared",
+                        f"{dangling.height:,} shop(s) of {got.table.filename} kept without an "
+                        "owner: their owner_id names no person of consumers.csv",
+                        name,
+                    )
+                )
+            elif lenient:
                 before = got.frame.height
                 got.frame = got.frame.join(
                     dangling.select(_ROW), on=_ROW, how="anti", maintain_order="left"

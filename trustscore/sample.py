@@ -47,6 +47,17 @@ Nothing latent is written out; everything in the tables is drawn from these.
   above but not perfectly. About 10% of persons are unlabelled, mostly
   those who signed up in the last four months.
 
+The shops' label (DESIGN 10). ``merchants.csv``'s ``defaulted`` (the shop's
+business loan 30+ days late) is drawn last, from a stream of its own, so no
+other byte depends on it: likelier for a shop whose owner is unreliable,
+shady (the same shadiness that makes it sell counterfeits, ship late and
+lose parcels) or of small means, for a small shop (few buyers: low sales)
+and for an unverified one; companies carry a risk of their own, lower on
+average. About a quarter of the labelled shops are bad; those opened in the
+last 120 days are unlabelled. Its causes reach the tables through the
+shop's conduct, sales and licence, and through its owner's repayments, so a
+shop model learns it from them (holdout AUC about 0.8 on sample_data).
+
 Drift (``drift`` X > 0, for ``monitor``): the whole population moves, as when
 a platform opens to a new market: reliability X standard deviations lower,
 means X/2 lower, opportunism X/2 higher. Everything drawn from the traits

@@ -139,8 +139,8 @@ class AsOfView:
     null if not a consumer), ``mid`` (a number for the shop, never null),
     ``owner`` (pid of the shop's owner) and
     ``verified`` (the shop's), the last two null unless the shop exists at
-    as-of and says so; shipments ``tid``, ``pid``, ``owner`` and ``ts`` of
-    their order, and ``known_at`` (when their outcome became known).
+    as-of and says so; shipments ``tid``, ``pid``, ``owner``, ``mid`` and ``ts``
+    of their order, and ``known_at`` (when their outcome became known).
     """
 
     as_of: dt.date
@@ -246,7 +246,7 @@ def as_of_view(tables: DataTables, as_of: dt.date) -> AsOfView:
     if tables.logistics is not None and txns is not None:
         raw = _complete(tables.logistics, "logistics")
         tid = _txn_rows(raw.get_column("txn_id"), txns.get_column("txn_id"))
-        of_order = [txns.get_column(c).gather(tid).alias(c) for c in ("pid", "owner", "ts")]
+        of_order = [txns.get_column(c).gather(tid).alias(c) for c in ("pid", "owner", "mid", "ts")]
         known_at = (
             pl.when(pl.col("status") == "lost")
             .then(pl.coalesce("promised_at", "delivered_at", "shipped_at", "ts"))

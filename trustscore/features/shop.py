@@ -58,6 +58,7 @@ CH, BE, CA, ID, CO = (
 M, T, L = "merchants", "transactions", "logistics"
 
 OWNER_SCORE = "owner_score"
+_SHIFT = 2**32  # packs two UInt32 keys into one UInt64
 OWNER_OWES = "owner_credit_outstanding"
 CATEGORY = "shop_category"
 
@@ -96,6 +97,12 @@ def _by_shop(frame: pl.LazyFrame) -> pl.lazyframe.group_by.LazyGroupBy:
 
 def _named() -> pl.Expr:
     return pl.col("merchant_id").first()
+
+
+def _names(known: AsOfView) -> pl.LazyFrame:
+    """mid -> merchant_id, for aggregates keyed by mid alone (shipments carry no id)."""
+    assert known.orders is not None
+    return known.orders.group_by("mid").agg(_named())
 
 
 # ---------------------------------------------------------------- credit history
@@ -212,18 +219,20 @@ def _parcels(v: ShopView) -> pl.LazyFrame:
     judged = promised.is_not_null() & (delivered.is_not_null() | (promised < known.cutoff))
     status = pl.col("status")
     settled = status != "in_transit"  # an outcome known at as-of
-    shipments = known.shipments.filter(w).join(
-        known.orders.select("tid", "mid", "merchant_id"), on="tid", how="inner"
-    )
-    return _by_shop(shipments).agg(
-        _named(),
-        parcels_on_time_share_365d=share(count(judged & (delivered <= promised)), count(judged)),
-        parcels_lost_rate_365d=share(count(status == "lost"), count(settled)),
-        parcels_returned_rate_365d=share(count(status == "returned"), count(settled)),
-        returns_not_as_described_rate_365d=share(
-            count((status == "returned") & (pl.col("return_reason") == "not_as_described")),
-            count(settled),
-        ),
+    return (
+        _by_shop(known.shipments.filter(w))
+        .agg(
+            parcels_on_time_share_365d=share(
+                count(judged & (delivered <= promised)), count(judged)
+            ),
+            parcels_lost_rate_365d=share(count(status == "lost"), count(settled)),
+            parcels_returned_rate_365d=share(count(status == "returned"), count(settled)),
+            returns_not_as_described_rate_365d=share(
+                count((status == "returned") & (pl.col("return_reason") == "not_as_described")),
+                count(settled),
+            ),
+        )
+        .join(_names(known), on="mid", how="inner")
     )
 
 
@@ -364,37 +373,49 @@ def _weighted_mean(value: pl.Expr, weight: pl.Expr) -> pl.Expr:
     return share(exact_sum(value * weight), exact_sum(where(value.is_not_null(), weight)))
 
 
-def _buyers_elsewhere(rows: pl.LazyFrame, flag: str, name: str) -> pl.LazyFrame:
+def _buyers_elsewhere(
+    rows: pl.LazyFrame, flag: str, name: str, names: pl.LazyFrame
+) -> pl.LazyFrame:
     """Per shop: its buyers' rate of ``flag`` on their rows at other shops, weighted
     by their rows at this shop (leave-one-out, as the persons' connections)."""
-    mine = rows.group_by("mid", "pid").agg(_named(), n_here=pl.len(), k_here=count(pl.col(flag)))
+    # one row per (shop, buyer); a packed integer key keeps its hash table small
+    pair = pl.col("pid").cast(pl.UInt64) * _SHIFT + pl.col("mid").cast(pl.UInt64)
+    mine = (
+        rows.group_by(pair.alias("pair"))
+        .agg(n_here=pl.len(), k_here=count(pl.col(flag)))
+        .select(
+            (pl.col("pair") // _SHIFT).cast(pl.UInt32).alias("pid"),
+            (pl.col("pair") % _SHIFT).cast(pl.UInt32).alias("mid"),
+            "n_here",
+            "k_here",
+        )
+    )
     everyone = rows.group_by("pid").agg(n=pl.len(), k=count(pl.col(flag)))
     rate = share(pl.col("k") - pl.col("k_here"), pl.col("n") - pl.col("n_here"))
     return (
         mine.join(everyone, on="pid", how="inner")
         .with_columns(rate.alias("rate"))
         .group_by("mid")
-        .agg(_named(), _weighted_mean(pl.col("rate"), pl.col("n_here")).alias(name))
+        .agg(_weighted_mean(pl.col("rate"), pl.col("n_here")).alias(name))
+        .join(names, on="mid", how="inner")
     )
 
 
 def _buyers(v: ShopView) -> pl.LazyFrame:
     assert v.known.orders is not None
     rows = v.known.orders.filter(v.known.since(365) & pl.col("pid").is_not_null()).select(
-        "mid", "merchant_id", "pid", (pl.col("status") == "chargeback").alias("cb")
+        "mid", "pid", (pl.col("status") == "chargeback").alias("cb")
     )
-    return _buyers_elsewhere(rows, "cb", "buyers_chargeback_elsewhere_365d")
+    return _buyers_elsewhere(rows, "cb", "buyers_chargeback_elsewhere_365d", _names(v.known))
 
 
 def _buyer_parcels(v: ShopView) -> pl.LazyFrame:
     known = v.known
     assert known.shipments is not None and known.orders is not None
-    rows = (
-        known.shipments.filter(known.since(365) & pl.col("pid").is_not_null())
-        .join(known.orders.select("tid", "mid", "merchant_id"), on="tid", how="inner")
-        .select("mid", "merchant_id", "pid", (pl.col("status") == "refused").alias("refused"))
+    rows = known.shipments.filter(known.since(365) & pl.col("pid").is_not_null()).select(
+        "mid", "pid", (pl.col("status") == "refused").alias("refused")
     )
-    return _buyers_elsewhere(rows, "refused", "buyers_refused_elsewhere_365d")
+    return _buyers_elsewhere(rows, "refused", "buyers_refused_elsewhere_365d", _names(known))
 
 
 BLOCKS: tuple[ShopBlock, ...] = (
