@@ -20,6 +20,10 @@ echo "## score (1M persons)"
 uv run python benchmarks/bench_commands.py score --data "$DATA" --model "$BENCH/model-1m" --runs "$RUNS"
 echo "## card (cold start)"
 uv run python benchmarks/bench_commands.py card --model "$BENCH/model-1m" --person P0000408 --runs 11
+echo "## shops: build and features --entity merchant (50,000 shops)"
+uv run python benchmarks/bench_commands.py shops --data "$DATA" --runs "$RUNS"
+uv run trustscore build "$DATA" --entity merchant --out "$BENCH/shops-1m" --force -f json > /dev/null
+uv run python benchmarks/bench_commands.py card --model "$BENCH/shops-1m" --person M000065 --runs 11
 echo "## cards in bulk (4,000 ids)"
 uv run python benchmarks/bench_cards.py --model "$BENCH/model-1m" --runs 5
 echo "## points: leaf values vs pred_contribs"

@@ -247,9 +247,17 @@ def test_owner_scores_from_a_person_model(
     want = expected.get_column("model_score").to_list()
     assert got == want  # the owner's score before penalties; no owner: empty
     assert sum(v is not None for v in got) > 50
-    # scoring finds the person model where the build recorded it, or as given
+    # scoring finds the person model where the build recorded it, or as given, and
+    # says so when the one given is not the one the shop model was built with
     code, _, err = _run("score", str(SAMPLE_DATA), "--model", str(out), "-f", "csv")
     assert code == 0, err
+    assert "another person model" not in err
+    other = tmp_path / "persons-seed-1"
+    assert _run("build", str(SAMPLE_DATA), "--seed", "1", "--out", str(other), "-f", "json")[0] == 0
+    code, _, err = _run(
+        "score", str(SAMPLE_DATA), "--model", str(out), "--owner-model", str(other), "-f", "csv"
+    )
+    assert code == 0 and "another person model than the one this shop model was built with" in err
     # a shop model is no owner model, and an owner model must not know the future
     code, _, err = _run(
         "build", str(SAMPLE_DATA), "--entity", "merchant", "--owner-model", str(shop_model),
@@ -343,3 +351,25 @@ def test_sellers_who_are_their_own_accounts(tmp_path: Path) -> None:
     assert "dropped" not in err  # no shop, no order lost
     scores = ModelFolder.open(out).frame(SCORES_FILE)
     assert scores.height == 200
+
+
+def test_shop_ids_full_of_markup_and_escapes(tmp_path: Path) -> None:
+    """A shop id is data: drawn as text on its card and its decision, never as Rich
+    markup or a terminal escape; CSV carries it as it was."""
+    hostile = "M\x1b[2J[bold red]65[/]"
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("consumers", "merchants", "transactions", "logistics"):
+        frame = pl.read_csv(SAMPLE_DATA / f"{name}.csv", infer_schema=False)
+        if "merchant_id" in frame.columns:
+            frame = frame.with_columns(pl.col("merchant_id").replace("M000065", hostile))
+        frame.write_csv(data / f"{name}.csv")
+    out = tmp_path / "m"
+    code, _, err = _run("build", str(data), "--entity", "merchant", "--out", str(out))
+    assert code == 0, err
+    for args in (("card", hostile), ("decide", hostile)):
+        code, shown, err = _run(*args, "--model", str(out))
+        assert code == 0, err
+        assert "\x1b" not in shown and "\\x1b[2J[bold red]65[/]" in shown
+    code, shown, _ = _run("score", str(data), "--model", str(out), "-f", "csv")
+    assert code == 0 and hostile in shown

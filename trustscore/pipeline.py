@@ -6,6 +6,7 @@ caller passes in; nothing here prints.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ class Prepared:
     features: FeatureResult
     entity: Entity = Entity.PERSON
     owner_scores: pl.DataFrame | None = None  # shops: the owners' person scores
+    owner_seal: str | None = None  # and the seal of the person model they came from
 
 
 def _features(
@@ -158,7 +160,10 @@ def prepare(
     result = _features(
         tables, as_of, config, entity=entity, categories=categories, owner_scores=owner_scores
     )
-    return Prepared(tables, report, as_of, result, entity, owner_scores)
+    seal = None if owners is None else owners.manifest.get("manifest_sha256")
+    return Prepared(
+        tables, report, as_of, result, entity, owner_scores, seal if isinstance(seal, str) else None
+    )
 
 
 def owner_scores_of(folder: ModelFolder, as_of: dt.date) -> pl.DataFrame:
@@ -191,9 +196,7 @@ def at(prepared: Prepared, as_of: dt.date, config: Config) -> Prepared:
         entity=prepared.entity,
         owner_scores=prepared.owner_scores,
     )
-    return Prepared(
-        prepared.tables, prepared.report, as_of, result, prepared.entity, prepared.owner_scores
-    )
+    return dataclasses.replace(prepared, as_of=as_of, features=result)
 
 
 def recategorise(prepared: Prepared, specs: list[FeatureSpec], config: Config) -> Prepared:
@@ -211,14 +214,7 @@ def recategorise(prepared: Prepared, specs: list[FeatureSpec], config: Config) -
         categories=categories,
         owner_scores=prepared.owner_scores,
     )
-    return Prepared(
-        prepared.tables,
-        prepared.report,
-        prepared.as_of,
-        result,
-        prepared.entity,
-        prepared.owner_scores,
-    )
+    return dataclasses.replace(prepared, features=result)
 
 
 # ------------------------------------------------------------------ scoring
@@ -629,7 +625,7 @@ def _build(
     out = writer.commit(
         {
             "entity": entity.value,
-            **_owner_entry(owner_model),
+            **_owner_entry(owner_model, prepared.owner_seal),
             "versions": _versions(),
             "as_of": prepared.as_of.isoformat(),
             "seed": seed,
@@ -653,17 +649,12 @@ def _build(
     )
 
 
-def _owner_entry(owner_model: Path | None) -> dict[str, Any]:
+def _owner_entry(owner_model: Path | None, seal: str | None) -> dict[str, Any]:
     """The person model a shop model read its owners' scores from: where, and its
     seal, so scoring can find it again and say when it has changed."""
     if owner_model is None:
         return {}
-    from trustscore.decide import model_sha256
-
-    folder = ModelFolder.open(owner_model)
-    return {
-        "owner_model": {"path": str(Path(owner_model).resolve()), "sha256": model_sha256(folder)}
-    }
+    return {"owner_model": {"path": str(Path(owner_model).resolve()), "sha256": seal}}
 
 
 def _band_counts(
@@ -809,6 +800,18 @@ def score_with(
         owner_model=_owner_model(folder, model.specs, owner_model),
     )
     _check_schema(model, prepared, folder.path)
+    recorded = folder.manifest.get("owner_model")
+    built_with = recorded.get("sha256") if isinstance(recorded, dict) else None
+    if prepared.owner_seal is not None and built_with not in (None, prepared.owner_seal):
+        prepared.features.notes.append(
+            Note(
+                "owner_model_changed",
+                "the owners' scores come from another person model than the one this shop "
+                f"model was built with (seal {prepared.owner_seal[:12]}, built with "
+                f"{str(built_with)[:12]}): owner_score may have moved",
+                "merchants",
+            )
+        )
     phase("scoring")
     return score_frame(
         model, prepared, folder.config.penalties, feature_points=feature_points

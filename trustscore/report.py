@@ -156,6 +156,7 @@ def build_report(
     outcome = folder.outcome or {"source": "column"}
     facts = {
         "model": str(folder.path),
+        "scores": "shops (merchants.csv)" if folder.entity.noun == "shop" else "persons",
         "as of": folder.as_of.isoformat(),
         "outcome": outcome,
         "additivity": metrics.get("additivity"),
