@@ -100,3 +100,15 @@ def sample_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sample_model") / "trustscore-model"
     build(SAMPLE_DATA, out, config=Config())
     return out
+
+
+@pytest.fixture(scope="session")
+def shop_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shop model (--entity merchant) of sample_data."""
+    from trustscore.config import Config
+    from trustscore.entity import Entity
+    from trustscore.pipeline import build
+
+    out = tmp_path_factory.mktemp("shop_model") / "trustscore-model"
+    build(SAMPLE_DATA, out, config=Config(), entity=Entity.MERCHANT)
+    return out

@@ -1,5 +1,5 @@
-"""Golden cards: four persons of sample_data drawn at width 100 and 60 without
-colour, compared with stored texts. Regenerate on purpose only:
+"""Golden cards: four persons and two shops of sample_data drawn at width 100
+and 60 without colour, compared with stored texts. Regenerate on purpose only:
 
     TRUSTSCORE_REGEN_GOLDEN=1 uv run pytest tests/test_golden.py
 """
@@ -24,6 +24,14 @@ PERSONS = {
     "counterfeit_seller": "P0000408",  # runs a shop that sold confirmed counterfeits
     "capped": "P0000613",  # penalties past the cap of 300, final score raised to the floor
 }
+SHOPS = {  # cards of the shop model (--entity merchant) of sample_data
+    "shop_counterfeit": "M000065",  # sold confirmed counterfeits: penalties on its own card
+    "shop_good": "M000005",  # a company-run shop approved for a micro loan
+}
+CARDS = {
+    **{kind: ("sample_model", pid) for kind, pid in PERSONS.items()},
+    **{kind: ("shop_model", mid) for kind, mid in SHOPS.items()},
+}
 
 
 def render(model: Path, person: str, width: int) -> str:
@@ -35,9 +43,10 @@ def render(model: Path, person: str, width: int) -> str:
 
 
 @pytest.mark.parametrize("width", [100, 60])
-@pytest.mark.parametrize("kind", list(PERSONS))
-def test_golden_card(sample_model: Path, kind: str, width: int) -> None:
-    text = render(sample_model, PERSONS[kind], width)
+@pytest.mark.parametrize("kind", list(CARDS))
+def test_golden_card(request: pytest.FixtureRequest, kind: str, width: int) -> None:
+    fixture, card_id = CARDS[kind]
+    text = render(request.getfixturevalue(fixture), card_id, width)
     path = GOLDEN / f"card_{kind}_{width}.txt"
     if os.environ.get("TRUSTSCORE_REGEN_GOLDEN") == "1":
         path.write_text(text, encoding="utf-8")

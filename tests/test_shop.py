@@ -2,44 +2,31 @@
 a shop model on sample_data, the entity a model folder records, shop cards
 (golden at 100 and 60 columns) and shop decisions.
 
-Regenerate the golden shop cards on purpose only:
-
-    TRUSTSCORE_REGEN_GOLDEN=1 uv run pytest tests/test_shop.py
+The golden shop cards are drawn in test_golden.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import io
 import json
 import math
-import os
 from pathlib import Path
 
 import jsonschema
 import polars as pl
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner
 
 from tests import feature_fixture as fx
 from tests.conftest import SAMPLE_DATA
+from tests.test_golden import SHOPS
 from trustscore.card import CARD_JSON_SCHEMA, load_card
 from trustscore.cli import app
-from trustscore.config import Config
 from trustscore.entity import Entity
 from trustscore.features import FeatureConfig
 from trustscore.features.shop import compute_shop_features, shop_registry
 from trustscore.model_folder import SCORES_FILE, ModelFolder
-from trustscore.pipeline import build
-from trustscore.render import CardView
 
-GOLDEN = Path(__file__).parent / "golden"
-SHOPS = {
-    "shop_counterfeit": "M000065",  # sold confirmed counterfeits: penalties on its own card
-    "shop_good": "M000005",  # a company-run shop approved for a micro loan
-}
 runner = CliRunner()
 
 
@@ -150,13 +137,6 @@ def test_every_shop_feature_declared_once() -> None:
 
 
 # ------------------------------------------------------------------ a shop model
-
-
-@pytest.fixture(scope="session")
-def shop_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("shop_model") / "trustscore-model"
-    build(SAMPLE_DATA, out, config=Config(), entity=Entity.MERCHANT)
-    return out
 
 
 def test_shop_model_learns_and_adds_up(shop_model: Path) -> None:
@@ -275,25 +255,6 @@ def test_owner_scores_from_a_person_model(
 
 
 # ------------------------------------------------------------------ cards and decisions
-
-
-def _render(model: Path, shop: str, width: int) -> str:
-    card = dataclasses.replace(load_card(model, shop), model="trustscore-model")
-    buf = io.StringIO()
-    console = Console(file=buf, width=width, color_system=None, force_terminal=False)
-    console.print(CardView(card))
-    return buf.getvalue()
-
-
-@pytest.mark.parametrize("width", [100, 60])
-@pytest.mark.parametrize("kind", list(SHOPS))
-def test_golden_shop_card(shop_model: Path, kind: str, width: int) -> None:
-    text = _render(shop_model, SHOPS[kind], width)
-    path = GOLDEN / f"card_{kind}_{width}.txt"
-    if os.environ.get("TRUSTSCORE_REGEN_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
-    assert max(len(line) for line in text.splitlines()) <= width
 
 
 def test_shop_card_stands_for_its_shop(shop_model: Path) -> None:
