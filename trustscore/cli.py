@@ -356,8 +356,9 @@ def _refuse_overwriting_ours(output: Path, parent: Path, option: str = "--output
             f"{option} {output} is inside a model folder",
             hint="write it elsewhere: a model folder holds only what build wrote",
         )
-    tables = {t.filename for t in TABLES.values()}
-    if output.name in tables and (parent / "consumers.csv").is_file():
+    tables = {f"{t.name}.{suffix}" for t in TABLES.values() for suffix in ("csv", "parquet")}
+    data_folder = (parent / "consumers.csv").is_file() or (parent / "consumers.parquet").is_file()
+    if output.name in tables and data_folder:
         raise UsageError(
             f"{option} {output} would replace a table of the data folder {parent}",
             hint="write it elsewhere: trustscore never overwrites its input",
@@ -437,6 +438,52 @@ def sample(
         }
     )
     out.emit(frame, title=f"sample data in {out_dir}")
+
+
+# ------------------------------------------------------------------ convert
+
+
+@app.command()
+@handle_errors
+def convert(
+    data_dir: DataDirArg,
+    out_dir: Annotated[
+        Path, typer.Argument(help="Folder to write the Parquet tables into.", metavar="OUT_DIR")
+    ],
+    lenient: LenientOpt = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the Parquet tables OUT_DIR holds.")
+    ] = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+) -> None:
+    """Write a validated Parquet copy of a data folder.
+
+    Every table is checked as every command checks it, then written as
+    NAME.parquet: rows sorted by the table's key, ids dictionary-encoded,
+    columns in their contract types. Any command then takes OUT_DIR instead
+    of DATA_DIR and reads typed columns rather than parsing text.
+
+    \b
+    Example:
+      trustscore convert sample_data sample_parquet
+      trustscore build sample_parquet
+    """
+    from trustscore.convert import convert as run_convert
+
+    out = Output(fmt, output)
+    written, report = run_convert(data_dir, out_dir, lenient=lenient, force=force)
+    _notes(report, [])
+    files = [out_dir / f"{name}.parquet" for name in written]
+    frame = pl.DataFrame(
+        {
+            "table": list(written),
+            "file": [str(f) for f in files],
+            "rows": list(written.values()),
+            "mb": [round(f.stat().st_size / 1e6, 3) for f in files],
+        }
+    )
+    out.emit(frame, title=f"Parquet copy in {out_dir}")
 
 
 # ------------------------------------------------------------------ validate

@@ -51,7 +51,8 @@ class Problem:
     """One defect in the input: where it is, what was found, what was expected."""
 
     file: str
-    line: int | None  # as the file counts it: header = line 1; None = the whole file
+    line: int | None  # as the file counts it: header = line 1 (a Parquet file: its row,
+    # from 1); None = the whole file
     column: str | None
     value: str | None
     expected: str
@@ -59,8 +60,8 @@ class Problem:
 
     def where(self) -> str:
         parts = [self.file]
-        if self.line is not None:
-            parts.append(f"line {self.line}")
+        if self.line is not None:  # a Parquet file has rows (1 = the first), not lines
+            parts.append(f"{'row' if self.file.endswith('.parquet') else 'line'} {self.line}")
         if self.column is not None:
             parts.append(f"column {self.column}")
         return ", ".join(parts)

@@ -34,6 +34,7 @@ that is not CSV text stops every command.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import os
@@ -671,7 +672,7 @@ def _header(fh: BinaryIO, table: Table) -> tuple[list[str], int, int] | None:
     return names, skipped + len(head), line
 
 
-def _check_header(table: Table, header: list[str], report: Report, line: int = 1) -> bool:
+def _check_header(table: Table, header: list[str], report: Report, line: int | None = 1) -> bool:
     file = table.filename
     ok = True
 
@@ -930,11 +931,140 @@ def _look(
 
 def _read_table(table: Table, source: Path | bytes, report: Report) -> _Read | None:
     try:
+        if isinstance(source, Path) and source.suffix == ".parquet":
+            return _read_parquet(dataclasses.replace(table, suffix="parquet"), source, report)
         with source.open("rb") if isinstance(source, Path) else io.BytesIO(source) as fh:
             return _read_csv(table, fh, report)
     except _Fatal as exc:
         report.add(exc.problem, fatal=True)
         return None
+
+
+# ---------------------------------------------------------------- Parquet
+
+
+_INTEGERS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
+
+
+def _native(col: Column, dtype: pl.DataType) -> pl.Expr | None:
+    """The column's typed value straight from a Parquet type that already holds it
+    (a date as a date, a number as a number), or None: then it is read as text,
+    by the same rules as a CSV cell."""
+    e = pl.col(col.name)
+    k = col.kind
+    if k is Kind.DATE and dtype == pl.Date:
+        return e
+    if k is Kind.TIMESTAMP and isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is not None:  # to UTC, then naive: every timestamp compares alike
+            e = e.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        return e.dt.cast_time_unit("us")
+    if k is Kind.BOOL and dtype == pl.Boolean:
+        return e
+    if k is Kind.FLOAT and (dtype.is_numeric()):
+        x = e.cast(pl.Float64)
+        return pl.when(x.is_finite()).then(x).otherwise(None)
+    if k is Kind.LABEL and (dtype == pl.Boolean or isinstance(dtype, _INTEGERS)):
+        x = e.cast(pl.Int64)
+        return pl.when(x.is_in([0, 1])).then(x).otherwise(None).cast(pl.Int8)
+    return None
+
+
+def _parquet_schema(path: Path, file: str) -> dict[str, pl.DataType]:
+    try:
+        return pl.read_parquet_schema(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _Fatal(
+            Problem(file, None, None, None, f"a Parquet file ({str(exc)[:120]})", "not_parquet")
+        ) from None
+
+
+def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
+    """A table from Parquet (DESIGN 1): the same columns, rules and messages as a
+    CSV's, rows counted from 1 where a CSV counts lines. A column whose Parquet
+    type already holds the contract's (a date, a timestamp, a boolean, a number)
+    is taken as it is and checked against the contract's ranges; any other is
+    read as its text, by the CSV rules."""
+    file = table.filename
+    schema = _parquet_schema(path, file)
+    header = list(schema)
+    if not _check_header(table, header, report, None):
+        return None
+    try:
+        raw = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _Fatal(
+            Problem(file, None, None, None, f"a Parquet file ({str(exc)[:120]})", "not_parquet")
+        ) from None
+    raw = raw.with_row_index(_ROW, offset=1).with_columns(pl.col(_ROW).cast(pl.Int64))
+    known = {c.name for c in table.columns}
+    extras = [h for h in header if h not in known]
+    passthrough = list(extras) if table.passthrough else []
+
+    values: list[pl.Expr] = [pl.col(_ROW)]
+    checks: list[tuple[Column, pl.Expr, pl.Expr, str]] = []  # col, failed, shown, rule
+    for col in table.columns:
+        if col.name not in header:
+            values.append(pl.lit(None, dtype=col.dtype).alias(col.name))
+            continue
+        dtype = schema[col.name]
+        e = pl.col(col.name)
+        text = e if dtype == pl.String else e.cast(pl.String)
+        if col.kind is Kind.STRING:
+            values.append(text.alias(col.name))
+            if col.required:
+                empty = text.is_null() | (text == "")
+                if (table.name, col.name) in _REFERENCED:
+                    empty = empty | text.str.contains(r"^\s+$").fill_null(False)
+                checks.append((col, empty, pl.lit(None, pl.String), "empty"))
+            continue
+        native = _native(col, dtype)
+        typed = parse(col, text) if native is None else native
+        values.append(typed.alias(col.name))
+        blank = e.is_null() | (text.str.strip_chars() == "").fill_null(False)
+        checks.append((col, ~blank & typed.is_null(), text, "type"))
+        if col.required:
+            checks.append((col, blank, pl.lit(None, pl.String), "empty"))
+        domain = _in_domain(col, typed)
+        if domain is not None:
+            checks.append((col, typed.is_not_null() & ~domain, text, "domain"))
+    values.extend(
+        (pl.col(x) if schema[x] == pl.String else pl.col(x).cast(pl.String))
+        .str.strip_chars()
+        .alias(x)
+        for x in passthrough
+    )
+    frame = raw.select(values)
+    order = {c.name: i for i, c in enumerate(table.columns, 1)}
+    found: list[pl.DataFrame] = []
+    for col, failed, shown, rule in checks:
+        rows = raw.filter(failed)
+        if not rows.height:
+            continue
+        expected = "a value (required)" if rule == "empty" else col.expected()
+        found.append(_problem_rows(rows, col.name, shown, expected, rule, order[col.name]))
+    found.append(_duplicate_keys(table, frame, header))
+    numeric = _passthrough_numbers(frame, passthrough)
+    found += [_passthrough_range(frame, name) for name in numeric]
+    problems = _problems([f for f in found if f.height])
+    if problems.height:
+        report.extend(file, problems)
+    bad_rows = problems.select(_ROW, "rule").unique(_ROW, keep="first", maintain_order=True)
+    ignored = [] if table.passthrough else extras
+    if ignored:
+        shown_names = ", ".join(_shown(x) for x in ignored)
+        report.notes.append(
+            Note("columns_ignored", f"{file}: extra column(s) ignored: {shown_names}", table.name)
+        )
+    rows_read = frame.height
+    return _Read(
+        table,
+        frame,
+        bad_rows,
+        TableReport(table.name, file, rows_read, rows_read, ignored),
+        passthrough,
+        numeric,
+        empty_file=rows_read == 0,
+    )
 
 
 def _read_csv(table: Table, fh: BinaryIO, report: Report) -> _Read | None:
@@ -1017,7 +1147,8 @@ def _duplicate_keys(table: Table, frame: pl.DataFrame, header: list[str]) -> pl.
             .with_columns(pl.col(_ROW).first().over("value").alias("first"))
             .filter(pl.col(_ROW) != pl.col("first"))
         )
-        expected = pl.format(f"a unique {col.name} (already on line {{}})", pl.col("first"))
+        where = "row" if table.suffix == "parquet" else "line"
+        expected = pl.format(f"a unique {col.name} (already on {where} {{}})", pl.col("first"))
         found.append(_problem_rows(dup, col.name, pl.col("value"), expected, "duplicate_key"))
     return _problems(found)
 
@@ -1062,7 +1193,15 @@ def _source(folder: Path | str, table: Table, stdin: BinaryIO | None) -> Path | 
             return None
         data = (stdin or sys.stdin.buffer).read()
         return data
-    path = Path(folder) / table.filename
+    csv = Path(folder) / table.filename
+    parquet = csv.with_suffix(".parquet")
+    if os.path.lexists(csv) and os.path.lexists(parquet):
+        raise DataError(
+            f"both {csv.name} and {parquet.name}: which one is the table?",
+            where=str(folder),
+            hint="keep one of them in the data folder",
+        )
+    path = parquet if os.path.lexists(parquet) else csv
     if not os.path.lexists(path):
         return None
     if path.is_file():
@@ -1077,9 +1216,9 @@ def _source(folder: Path | str, table: Table, stdin: BinaryIO | None) -> Path | 
         else "not a regular file (a device, a pipe or a socket)"
     )
     raise DataError(
-        f"{table.filename} is {what}",
+        f"{path.name} is {what}",
         where=str(folder),
-        hint=f"put the table's CSV file there, or remove {table.filename} to leave it out",
+        hint=f"put the table's file there, or remove {path.name} to leave it out",
     )
 
 
@@ -1124,7 +1263,7 @@ def read_folder(
             report.notes.append(
                 Note(
                     "table_empty",
-                    f"{table.filename} is empty: read as a table with no rows",
+                    f"{got.table.filename} is empty: read as a table with no rows",
                     table.name,
                 )
             )
@@ -1134,7 +1273,8 @@ def read_folder(
     consumers = reads.get("consumers")
     if consumers is not None and consumers.report.rows == 0 and not report.fatal:
         raise DataError(
-            f"consumers.csv {'is empty' if consumers.empty_file else 'has no rows'}",
+            f"{consumers.table.filename} "
+            + ("is empty" if consumers.empty_file else "has no rows"),
             where=str(folder),
             hint="one row per person is needed, under a header row naming the columns",
         )

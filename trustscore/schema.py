@@ -97,10 +97,11 @@ class Table:
     required: bool = False  # the file must be present
     key: str | None = None
     passthrough: bool = False  # extra columns are features (consumers) or ignored
+    suffix: str = "csv"  # or "parquet" (DESIGN 1): the file the table came from
 
     @property
     def filename(self) -> str:
-        return f"{self.name}.csv"
+        return f"{self.name}.{self.suffix}"
 
     @property
     def names(self) -> list[str]:
