@@ -192,3 +192,23 @@ def test_convert_never_doubles_a_table_or_writes_over_one(
     assert into_csvs.exit_code == 2 and "twice" in into_csvs.stderr
     into_model = runner.invoke(app, ["convert", str(SAMPLE_DATA), str(sample_model)])
     assert into_model.exit_code == 2 and "model folder" in into_model.stderr
+
+
+def test_warnings_name_the_parquet_file_and_row(tmp_path: Path) -> None:
+    consumers = pl.DataFrame({"person_id": ["A"]})
+    transactions = pl.DataFrame(
+        {
+            "txn_id": ["T1", "T2"],
+            "buyer_id": ["A", "A"],
+            "merchant_id": ["M", "M"],
+            "ts": [dt.datetime(2025, 3, 1), dt.datetime(2025, 3, 2)],
+            "amount": [5.0, 6.0],
+            "status": ["completed", "completed"],
+            "payment_method": ["credit", "credit"],
+            "due_date": [dt.date(2025, 3, 31), dt.date(2025, 4, 1)],
+            "repaid_date": [dt.date(2025, 3, 20), dt.date(2025, 2, 1)],  # T2 before its purchase
+        }
+    )
+    _, report = read_folder(_folder(tmp_path, consumers=consumers, transactions=transactions))
+    shown = [e.describe() for w in report.warnings for e in w.examples]
+    assert any("transactions.parquet, row 2, column repaid_date" in s for s in shown), shown

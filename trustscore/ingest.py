@@ -1362,7 +1362,7 @@ def _check_unlikely(reads: dict[str, _Read], report: Report, *, strict: bool) ->
     tables = {name: got.frame for name, got in reads.items()}
     if "transactions" not in tables:
         tables.pop("logistics", None)  # ignored without the orders it ships
-    found = find_unlikely(tables, _ROW)
+    found = find_unlikely(tables, _ROW, {n: got.table.filename for n, got in reads.items()})
     if not strict:
         report.warnings = [f.warning(_ROW) for f in found]
         return

@@ -101,10 +101,11 @@ class Rule:
 @dataclass(frozen=True)
 class Found:
     """A rule and every row it caught (typed values; texts are made only for the
-    rows shown)."""
+    rows shown). ``file``: the file the rows came from, when not ``NAME.csv``."""
 
     rule: Rule
     rows: pl.DataFrame
+    file: str | None = None
 
     @property
     def count(self) -> int:
@@ -113,15 +114,16 @@ class Found:
     def problems(self, line: str, limit: int) -> list[Problem]:
         """The first ``limit`` rows caught, as problems naming file, line, column, value."""
         r = self.rule
+        file = self.file or r.file
         return [
-            Problem(r.file, row[line], r.column, _text(row[r.column]), r.say(row), r.code)
+            Problem(file, row[line], r.column, _text(row[r.column]), r.say(row), r.code)
             for row in self.rows.head(limit).iter_rows(named=True)
         ]
 
     def warning(self, line: str) -> DataWarning:
         r = self.rule
         examples = tuple(self.problems(line, EXAMPLES))
-        return DataWarning(r.code, r.file, r.column, r.meaning, self.count, examples)
+        return DataWarning(r.code, self.file or r.file, r.column, r.meaning, self.count, examples)
 
 
 def _text(value: object) -> str:
@@ -288,14 +290,17 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def find(tables: dict[str, pl.DataFrame], line: str) -> list[Found]:
+def find(
+    tables: dict[str, pl.DataFrame], line: str, files: dict[str, str] | None = None
+) -> list[Found]:
     """What every rule catches in ``tables`` (typed frames by table name, each
     with its rows' file lines in column ``line``), in the order of ``RULES``;
-    rules that catch nothing are left out."""
+    rules that catch nothing are left out. ``files``: each table's file name,
+    where it is not ``NAME.csv`` (a Parquet table)."""
     out: list[Found] = []
     for rule in RULES:
         if all(name in tables for name in rule.needs):
             rows = rule.find(tables, line)
             if rows.height:
-                out.append(Found(rule, rows))
+                out.append(Found(rule, rows, (files or {}).get(rule.table)))
     return out
