@@ -3,9 +3,11 @@ once, so that every later command reads typed columns instead of parsing text.
 
 Each table present is read and checked as every command reads it (the same
 rules and messages; ``lenient`` drops bad rows as it does everywhere), then
-written as ``NAME.parquet``: its rows sorted by the table's key, its id columns
-(the keys and the columns that refer to them) dictionary-encoded, the other
-columns in their contract types. A folder that already holds a table (as CSV
+written as ``NAME.parquet``: its rows sorted by the table's key, every column
+in its contract type. Text columns that repeat (the ids that refer to persons,
+shops and orders) are dictionary-encoded by Polars' writer, which does so for
+a text column wherever it pays (plain above 75% distinct values, as a unique
+key is). A folder that already holds a table (as CSV
 or Parquet) is refused unless ``force``, which replaces Parquet files only:
 a folder never ends up with a table twice. Files are written under temporary
 names and renamed into place only when all are complete.
@@ -20,16 +22,12 @@ import polars as pl
 
 from trustscore.errors import UsageError
 from trustscore.ingest import Report, read_folder
-from trustscore.schema import TABLES, Kind, Table
+from trustscore.schema import TABLES
 
 
-def _id_columns(table: Table) -> list[str]:
-    """The key and the references: text that repeats, dictionary-encoded."""
-    return [
-        c.name
-        for c in table.columns
-        if c.kind is Kind.STRING and (c.name == table.key or c.references is not None)
-    ]
+def _in_order(keys: pl.Series) -> bool:
+    """Already sorted (exports usually are): no sorted copy is made."""
+    return keys.len() < 2 or bool((keys.slice(1) >= keys.slice(0, keys.len() - 1)).all())
 
 
 def _check_target(out_dir: Path, force: bool) -> None:
@@ -76,12 +74,13 @@ def convert(
             frame: pl.DataFrame | None = getattr(tables, name)
             if frame is None:
                 continue
-            if table.key is not None:
+            setattr(tables, name, None)  # one table at a time in memory past this point
+            if table.key is not None and not _in_order(frame.get_column(table.key)):
                 frame = frame.sort(table.key, maintain_order=True)
-            frame = frame.with_columns(pl.col(_id_columns(table)).cast(pl.Categorical))
             temp[name] = out_dir / f".{name}.parquet.partial"
             frame.write_parquet(temp[name], statistics=True)
             written[name] = frame.height
+            del frame
         for name, path in temp.items():
             os.replace(path, out_dir / f"{name}.parquet")
     finally:
