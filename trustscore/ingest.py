@@ -960,6 +960,8 @@ def _native(col: Column, dtype: pl.DataType) -> pl.Expr | None:
         return e.dt.cast_time_unit("us")
     if k is Kind.BOOL and dtype == pl.Boolean:
         return e
+    if k is Kind.CHOICE and dtype == col.dtype:  # the contract's own Enum (convert writes it)
+        return e
     if k is Kind.FLOAT and (dtype.is_numeric()):
         x = e.cast(pl.Float64)
         return pl.when(x.is_finite()).then(x).otherwise(None)
@@ -1001,47 +1003,57 @@ def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
     passthrough = list(extras) if table.passthrough else []
 
     values: list[pl.Expr] = [pl.col(_ROW)]
-    checks: list[tuple[Column, pl.Expr, pl.Expr, str]] = []  # col, failed, shown, rule
+    parsed: list[Column] = []  # the columns whose typed value comes from their text
     for col in table.columns:
         if col.name not in header:
             values.append(pl.lit(None, dtype=col.dtype).alias(col.name))
             continue
         dtype = schema[col.name]
-        e = pl.col(col.name)
-        text = e if dtype == pl.String else e.cast(pl.String)
+        text = pl.col(col.name).cast(pl.String)
+        native = None if col.kind is Kind.STRING else _native(col, dtype)
         if col.kind is Kind.STRING:
             values.append(text.alias(col.name))
-            if col.required:
-                empty = text.is_null() | (text == "")
-                if (table.name, col.name) in _REFERENCED:
-                    empty = empty | text.str.contains(r"^\s+$").fill_null(False)
-                checks.append((col, empty, pl.lit(None, pl.String), "empty"))
-            continue
-        native = _native(col, dtype)
-        typed = parse(col, text) if native is None else native
-        values.append(typed.alias(col.name))
-        blank = e.is_null() | (text.str.strip_chars() == "").fill_null(False)
-        checks.append((col, ~blank & typed.is_null(), text, "type"))
-        if col.required:
-            checks.append((col, blank, pl.lit(None, pl.String), "empty"))
-        domain = _in_domain(col, typed)
-        if domain is not None:
-            checks.append((col, typed.is_not_null() & ~domain, text, "domain"))
-    values.extend(
-        (pl.col(x) if schema[x] == pl.String else pl.col(x).cast(pl.String))
-        .str.strip_chars()
-        .alias(x)
-        for x in passthrough
-    )
+        elif native is None:
+            values.append(parse(col, text).alias(col.name))
+            parsed.append(col)
+        else:
+            values.append(native.alias(col.name))
+    values.extend(pl.col(x).cast(pl.String).str.strip_chars().alias(x) for x in passthrough)
     frame = raw.select(values)
+
+    # the checks, column by column, on the typed values beside the file's own
     order = {c.name: i for i, c in enumerate(table.columns, 1)}
     found: list[pl.DataFrame] = []
-    for col, failed, shown, rule in checks:
-        rows = raw.filter(failed)
-        if not rows.height:
-            continue
+
+    def report_rows(col: Column, mask: pl.Series, rule: str) -> None:
+        if not mask.any():
+            return
+        rows = raw.filter(mask)
+        shown = None if rule == "empty" else pl.col(col.name).cast(pl.String)
         expected = "a value (required)" if rule == "empty" else col.expected()
         found.append(_problem_rows(rows, col.name, shown, expected, rule, order[col.name]))
+
+    for col in table.columns:
+        if col.name not in header:
+            continue
+        given, typed = raw.get_column(col.name), frame.get_column(col.name)
+        if col.kind is Kind.STRING:
+            if col.required:
+                empty = typed.is_null() | (typed == "")
+                if (table.name, col.name) in _REFERENCED:
+                    empty = empty | typed.str.contains(r"^\s+$").fill_null(False)
+                report_rows(col, empty.fill_null(True), "empty")
+            continue
+        blank = given.is_null()
+        if col in parsed and given.dtype == pl.String:  # spaces alone are empty, as in a CSV
+            blank = blank | (given.str.strip_chars() == "").fill_null(False)
+        report_rows(col, ~blank & typed.is_null(), "type")
+        if col.required:
+            report_rows(col, blank, "empty")
+        domain = _in_domain(col, pl.col(col.name))
+        if domain is not None:
+            inside = frame.select(domain.fill_null(True)).to_series()
+            report_rows(col, ~inside, "domain")
     found.append(_duplicate_keys(table, frame, header))
     numeric = _passthrough_numbers(frame, passthrough)
     found += [_passthrough_range(frame, name) for name in numeric]
