@@ -22,10 +22,12 @@ from tests.conftest import SAMPLE_DATA
 from tests.test_golden import SHOPS
 from trustscore.card import CARD_JSON_SCHEMA, load_card
 from trustscore.cli import app
+from trustscore.config import Config
 from trustscore.entity import Entity
 from trustscore.features import FeatureConfig
 from trustscore.features.shop import compute_shop_features, shop_registry
 from trustscore.model_folder import SCORES_FILE, ModelFolder
+from trustscore.pipeline import build
 
 runner = CliRunner()
 
@@ -334,3 +336,14 @@ def test_shop_ids_full_of_markup_and_escapes(tmp_path: Path) -> None:
         assert "\x1b" not in shown and "\\x1b[2J[bold red]65[/]" in shown
     code, shown, _ = _run("score", str(data), "--model", str(out), "-f", "csv")
     assert code == 0 and hostile in shown
+
+
+def test_the_same_inputs_give_the_same_shop_model(shop_model: Path, tmp_path: Path) -> None:
+    """DESIGN 6: byte for byte. (A float mean summed in the threads' order once moved
+    the last bits of the average sale, and with them the folder's seal.)"""
+    again = tmp_path / "again"
+    build(SAMPLE_DATA, again, config=Config(), entity=Entity.MERCHANT)
+    for name in ("features.parquet", "scores.parquet", "points.parquet", "events.parquet"):
+        assert (again / name).read_bytes() == (shop_model / name).read_bytes(), name
+    first = ModelFolder.open(shop_model).manifest["manifest_sha256"]
+    assert ModelFolder.open(again).manifest["manifest_sha256"] == first

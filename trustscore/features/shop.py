@@ -297,7 +297,8 @@ def _sales(v: ShopView) -> pl.LazyFrame:
         orders_received_365d=count(recent),
         _last3=exact_sum(where(last3 & sale, amount)),
         _before=exact_sum(where(before & sale, amount)),
-        sale_value_mean_365d=where(recent & sale, amount).mean(),
+        # a mean as an exact sum over a count: the same bits whatever the threads' order
+        sale_value_mean_365d=share(exact_sum(where(recent & sale, amount)), count(recent & sale)),
     )
     # buyers with two or more sales at the shop in the window: their share of its sales
     buyers = (
