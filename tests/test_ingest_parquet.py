@@ -215,3 +215,35 @@ def test_warnings_name_the_parquet_file_and_row(tmp_path: Path) -> None:
     _, report = read_folder(_folder(tmp_path, consumers=consumers, transactions=transactions))
     shown = [e.describe() for w in report.warnings for e in w.examples]
     assert any("transactions.parquet, row 2, column repaid_date" in s for s in shown), shown
+
+
+def test_what_pandas_and_other_writers_leave(tmp_path: Path) -> None:
+    """Real exports' habits: NaN for a missing number, an outcome with gaps as
+    floats, dates as midnight time stamps; and cells no contract column can hold
+    (lists, structs, bytes, durations) refused by name, never a crash."""
+    consumers = pl.DataFrame(
+        {
+            "person_id": ["A", "B", "C"],
+            "monthly_income": [1000.0, float("nan"), None],
+            "defaulted": [1.0, float("nan"), 0.0],
+            "signup_date": [dt.datetime(2024, 1, 1), None, dt.datetime(2024, 2, 1)],
+        }
+    )
+    tables, _ = read_folder(_folder(tmp_path, consumers=consumers))
+    c = tables.consumers
+    assert c["monthly_income"].to_list() == [1000.0, None, None]
+    assert c["defaulted"].to_list() == [1, None, 0]
+    assert c["signup_date"].to_list() == [dt.date(2024, 1, 1), None, dt.date(2024, 2, 1)]
+    noon = consumers.with_columns(pl.lit(dt.datetime(2024, 1, 1, 12)).alias("signup_date"))
+    got = _problems(_folder(tmp_path, consumers=noon))
+    assert any("row 1, column signup_date" in p and "a date" in p for p in got)
+    for column, values in (
+        ("person_id", [["a"], ["b"], ["c"]]),
+        ("monthly_income", [{"x": 1}, {"x": 2}, {"x": 3}]),
+        ("person_id", [b"a", b"\xff", b"c"]),
+        ("signup_date", [dt.timedelta(1), dt.timedelta(2), dt.timedelta(3)]),
+    ):
+        odd = consumers.with_columns(pl.Series(column, values))
+        result = runner.invoke(app, ["validate", str(_folder(tmp_path, consumers=odd))])
+        assert result.exit_code == 3, (column, result.stderr)
+        assert "one value per cell" in result.stderr and f"column {column}" in result.stderr

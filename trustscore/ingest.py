@@ -943,9 +943,6 @@ def _read_table(table: Table, source: Path | bytes, report: Report) -> _Read | N
 # ---------------------------------------------------------------- Parquet
 
 
-_INTEGERS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
-
-
 def _native(col: Column, dtype: pl.DataType) -> pl.Expr | None:
     """The column's typed value straight from a Parquet type that already holds it
     (a date as a date, a number as a number), or None: then it is read as text,
@@ -954,6 +951,11 @@ def _native(col: Column, dtype: pl.DataType) -> pl.Expr | None:
     k = col.kind
     if k is Kind.DATE and dtype == pl.Date:
         return e
+    if k is Kind.DATE and isinstance(dtype, pl.Datetime):
+        # pandas writes dates as midnight time stamps: a date, on the day's own clock;
+        # any other time of day is no date
+        wall = e if dtype.time_zone is None else e.dt.replace_time_zone(None)
+        return pl.when(wall == wall.dt.truncate("1d")).then(wall.dt.date())
     if k is Kind.TIMESTAMP and isinstance(dtype, pl.Datetime):
         if dtype.time_zone is not None:  # to UTC, then naive: every timestamp compares alike
             e = e.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
@@ -965,10 +967,20 @@ def _native(col: Column, dtype: pl.DataType) -> pl.Expr | None:
     if k is Kind.FLOAT and (dtype.is_numeric()):
         x = e.cast(pl.Float64)
         return pl.when(x.is_finite()).then(x).otherwise(None)
-    if k is Kind.LABEL and (dtype == pl.Boolean or isinstance(dtype, _INTEGERS)):
-        x = e.cast(pl.Int64)
-        return pl.when(x.is_in([0, 1])).then(x).otherwise(None).cast(pl.Int8)
+    if k is Kind.LABEL and (dtype == pl.Boolean or dtype.is_numeric()):
+        # 1.0 and 0.0 too: pandas writes an outcome column with gaps as floats
+        x = e.cast(pl.Float64)
+        return pl.when(x.is_in([0.0, 1.0])).then(x).otherwise(None).cast(pl.Int8)
     return None
+
+
+def _scalar(dtype: pl.DataType) -> bool:
+    """A Parquet type a cell of the contract can come in."""
+    return (
+        dtype.is_numeric()
+        or isinstance(dtype, pl.Datetime | pl.Categorical | pl.Enum)
+        or dtype in (pl.String, pl.Boolean, pl.Date, pl.Null)
+    )
 
 
 def _parquet_schema(path: Path, file: str) -> dict[str, pl.DataType]:
@@ -991,6 +1003,27 @@ def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
     header = list(schema)
     if not _check_header(table, header, report, None):
         return None
+    known = {c.name for c in table.columns}
+    odd = [
+        (name, dtype)
+        for name, dtype in schema.items()
+        if (name in known or table.passthrough) and not _scalar(dtype)
+    ]
+    for name, dtype in odd:  # a list, a struct, bytes: no cell of the contract
+        report.add(
+            Problem(
+                file,
+                None,
+                _shown(name),
+                None,
+                f"one value per cell (text, a number, a date, a time stamp or a boolean), "
+                f"not {dtype}",
+                "column_type",
+            ),
+            fatal=True,
+        )
+    if odd:
+        return None
     try:
         raw = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
@@ -998,7 +1031,6 @@ def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
             Problem(file, None, None, None, f"a Parquet file ({str(exc)[:120]})", "not_parquet")
         ) from None
     raw = raw.with_row_index(_ROW, offset=1).with_columns(pl.col(_ROW).cast(pl.Int64))
-    known = {c.name for c in table.columns}
     extras = [h for h in header if h not in known]
     passthrough = list(extras) if table.passthrough else []
 
@@ -1047,6 +1079,8 @@ def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
         blank = given.is_null()
         if col in parsed and given.dtype == pl.String:  # spaces alone are empty, as in a CSV
             blank = blank | (given.str.strip_chars() == "").fill_null(False)
+        if given.dtype.is_float():  # NaN is how pandas writes a missing number
+            blank = blank | given.is_nan().fill_null(False)
         report_rows(col, ~blank & typed.is_null(), "type")
         if col.required:
             report_rows(col, blank, "empty")
