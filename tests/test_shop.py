@@ -347,3 +347,14 @@ def test_the_same_inputs_give_the_same_shop_model(shop_model: Path, tmp_path: Pa
         assert (again / name).read_bytes() == (shop_model / name).read_bytes(), name
     first = ModelFolder.open(shop_model).manifest["manifest_sha256"]
     assert ModelFolder.open(again).manifest["manifest_sha256"] == first
+
+
+def test_shop_decisions_replay_from_the_data(shop_model: Path) -> None:
+    """decide DATA_DIR scores the shops first and decides exactly as decide does for
+    the shops stored in the model folder."""
+    stored = runner.invoke(app, ["decide", "--model", str(shop_model), "-f", "csv"])
+    scored = runner.invoke(
+        app, ["decide", str(SAMPLE_DATA), "--model", str(shop_model), "-f", "csv"]
+    )
+    assert stored.exit_code == 0 and scored.exit_code == 0, scored.stderr
+    assert scored.stdout == stored.stdout and scored.stdout.startswith("merchant_id,")
