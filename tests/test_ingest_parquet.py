@@ -227,14 +227,17 @@ def test_what_pandas_and_other_writers_leave(tmp_path: Path) -> None:
             "monthly_income": [1000.0, float("nan"), None],
             "defaulted": [1.0, float("nan"), 0.0],
             "signup_date": [dt.datetime(2024, 1, 1), None, dt.datetime(2024, 2, 1)],
+            "savings": [float("nan"), 12.5, 3.0],  # a passthrough number column
         }
     )
     tables, _ = read_folder(_folder(tmp_path, consumers=consumers))
     c = tables.consumers
+    assert c["savings"].to_list() == [None, 12.5, 3.0]
     assert c["monthly_income"].to_list() == [1000.0, None, None]
     assert c["defaulted"].to_list() == [1, None, 0]
     assert c["signup_date"].to_list() == [dt.date(2024, 1, 1), None, dt.date(2024, 2, 1)]
     noon = consumers.with_columns(pl.lit(dt.datetime(2024, 1, 1, 12)).alias("signup_date"))
+    noon = noon.drop("savings")
     got = _problems(_folder(tmp_path, consumers=noon))
     assert any("row 1, column signup_date" in p and "a date" in p for p in got)
     for column, values in (

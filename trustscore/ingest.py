@@ -1050,7 +1050,13 @@ def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
             parsed.append(col)
         else:
             values.append(native.alias(col.name))
-    values.extend(pl.col(x).cast(pl.String).str.strip_chars().alias(x) for x in passthrough)
+    values.extend(  # as text, as a CSV gives them (NaN: unknown, as above)
+        (pl.col(x).fill_nan(None) if schema[x].is_float() else pl.col(x))
+        .cast(pl.String)
+        .str.strip_chars()
+        .alias(x)
+        for x in passthrough
+    )
     frame = raw.select(values)
 
     # the checks, column by column, on the typed values beside the file's own
