@@ -7,10 +7,10 @@ written as ``NAME.parquet``: its rows sorted by the table's key, every column
 in its contract type. Text columns that repeat (the ids that refer to persons,
 shops and orders) are dictionary-encoded by Polars' writer, which does so for
 a text column wherever it pays (plain above 75% distinct values, as a unique
-key is). A folder that already holds a table (as CSV
-or Parquet) is refused unless ``force``, which replaces Parquet files only:
-a folder never ends up with a table twice. Files are written under temporary
-names and renamed into place only when all are complete.
+key is). A folder that already holds a table (as CSV or Parquet) is refused
+unless ``force``, which replaces Parquet files only: a folder never ends up
+with a table twice. Files are written under temporary names and renamed into
+place only when all are complete.
 """
 
 from __future__ import annotations

@@ -624,7 +624,8 @@ class CardView:
             grid.add_column(justify="right", min_width=7, no_wrap=True)
             for p in c.penalties:
                 what = as_text(p.text)
-                own = p.merchant_id == c.person_id  # a shop's own card: no need to name it
+                # a shop's own card: no need to name it
+                own = c.entity.noun == "shop" and p.merchant_id == c.person_id
                 shop = f", shop {p.merchant_id})" if p.merchant_id and not own else ")"
                 what.append_text(as_text(f" (latest {p.latest}{shop}", style="dim"))
                 _add_row(grid, what, f"{p.count:,}x", _moved(-p.points))
