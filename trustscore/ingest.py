@@ -1101,22 +1101,34 @@ def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
     if problems.height:
         report.extend(file, problems)
     bad_rows = problems.select(_ROW, "rule").unique(_ROW, keep="first", maintain_order=True)
+    return _finish(table, frame, bad_rows, report, extras, passthrough, numeric, frame.height == 0)
+
+
+def _finish(
+    table: Table,
+    frame: pl.DataFrame,
+    bad_rows: pl.DataFrame,
+    report: Report,
+    extras: list[str],
+    passthrough: list[str],
+    numeric: list[str],
+    empty_file: bool = False,
+) -> _Read:
+    """A table read (from CSV or Parquet): its extra columns noted where they are
+    ignored, its rows counted."""
     ignored = [] if table.passthrough else extras
     if ignored:
-        shown_names = ", ".join(_shown(x) for x in ignored)
+        shown = ", ".join(_shown(x) for x in ignored)
         report.notes.append(
-            Note("columns_ignored", f"{file}: extra column(s) ignored: {shown_names}", table.name)
+            Note(
+                "columns_ignored",
+                f"{table.filename}: extra column(s) ignored: {shown}",
+                table.name,
+            )
         )
-    rows_read = frame.height
-    return _Read(
-        table,
-        frame,
-        bad_rows,
-        TableReport(table.name, file, rows_read, rows_read, ignored),
-        passthrough,
-        numeric,
-        empty_file=rows_read == 0,
-    )
+    rows = frame.height
+    table_report = TableReport(table.name, table.filename, rows, rows, ignored)
+    return _Read(table, frame, bad_rows, table_report, passthrough, numeric, empty_file=empty_file)
 
 
 def _read_csv(table: Table, fh: BinaryIO, report: Report) -> _Read | None:
@@ -1152,7 +1164,6 @@ def _read_csv(table: Table, fh: BinaryIO, report: Report) -> _Read | None:
         values, nvalues = exprs[False]
         frame = pl.LazyFrame(schema=text).select(values[:nvalues]).collect()
     del parts
-    rows = frame.height
 
     checks = [_duplicate_keys(table, frame, header)]
     numeric = _passthrough_numbers(frame, passthrough)
@@ -1167,20 +1178,7 @@ def _read_csv(table: Table, fh: BinaryIO, report: Report) -> _Read | None:
         if found
         else pl.DataFrame(schema={_ROW: pl.Int64, "rule": pl.String})
     )
-    ignored = [] if table.passthrough else extras
-    if ignored:
-        shown = ", ".join(_shown(x) for x in ignored)
-        report.notes.append(
-            Note("columns_ignored", f"{file}: extra column(s) ignored: {shown}", table.name)
-        )
-    return _Read(
-        table,
-        frame,
-        bad_rows,
-        TableReport(table.name, file, rows, rows, ignored),
-        passthrough,
-        numeric,
-    )
+    return _finish(table, frame, bad_rows, report, extras, passthrough, numeric)
 
 
 def _duplicate_keys(table: Table, frame: pl.DataFrame, header: list[str]) -> pl.DataFrame:
