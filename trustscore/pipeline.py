@@ -92,11 +92,8 @@ def _features(
         return compute_features(tables, as_of, feature_config(config), categories=categories)
     from trustscore.features.shop import compute_shop_features
 
-    shops = compute_shop_features(
+    return compute_shop_features(
         tables, as_of, feature_config(config), categories, owner_scores=owner_scores
-    )
-    return FeatureResult(
-        frame=shops.frame, specs=shops.specs, events=shops.events, notes=shops.notes
     )
 
 

@@ -48,7 +48,7 @@ import math
 import re
 import string
 
-from trustscore.features import behaviour, capacity, connections, credit, events, identity, shop
+from trustscore.features import behaviour, capacity, connections, credit, events, identity
 from trustscore.features.block import Block
 from trustscore.features.spec import FeatureSpec
 
@@ -112,7 +112,28 @@ WHEN_UNKNOWN: dict[str, str] = {
     "shop_counterfeit_rate_365d": "No other buyers' orders at the shops used",
     "shop_chargeback_rate_365d": "No other buyers' orders at the shops used",
     "buyers_chargeback_rate_365d": "No buyers with orders elsewhere at own shops",
-    **shop.WHEN_UNKNOWN,
+    # shops' features (features/shop.py), here so that a person's card never imports them
+    "owner_on_time_share_365d": "No credit bills of the owner fell due in the last 12 months",
+    "owner_days_late_max_365d": "No credit bills of the owner fell due in the last 12 months",
+    "owner_bills_30plus_late_lifetime": "No owner's repayments on record (not run by a person)",
+    "owner_credit_outstanding": "No owner's debts on record (not run by a person)",
+    "sales_refund_rate_365d": "No orders in the last 12 months",
+    "sales_cancel_rate_365d": "No orders in the last 12 months",
+    "sales_dispute_rate_365d": "No orders in the last 12 months",
+    "sales_chargeback_rate_365d": "No orders in the last 12 months",
+    "parcels_on_time_share_365d": "No parcel promise judged in the last 12 months",
+    "parcels_lost_rate_365d": "No parcels settled in the last 12 months",
+    "parcels_returned_rate_365d": "No parcels settled in the last 12 months",
+    "returns_not_as_described_rate_365d": "No parcels settled in the last 12 months",
+    "revenue_growth": "No sales in the 12 months before the last 3",
+    "sale_value_mean_365d": "No sales in the last 12 months",
+    "repeat_buyer_revenue_share_365d": "No sales in the last 12 months",
+    "licence_verified": "Licence check not on record",
+    "days_open": "Opening date not on record",
+    "shop_category": "Category not on record",
+    "buyers_chargeback_elsewhere_365d": "No buyers with orders at other shops",
+    "buyers_refused_elsewhere_365d": "No buyers with parcels from other shops",
+    "owner_score": "Not run by a scored person",
 }
 """What an empty value means, per feature (persons' and shops'): the card's sentence."""
 

@@ -42,6 +42,7 @@ from trustscore.entity import KEY
 from trustscore.features.as_of_view import AsOfView, as_of_view
 from trustscore.features.block import FeatureConfig, count, exact_sum, share, where
 from trustscore.features.capacity import _spend as person_spend
+from trustscore.features.compute import FeatureResult
 from trustscore.features.credit import _compute as person_credit
 from trustscore.features.events import EVENTS_SCHEMA, SOLD
 from trustscore.features.passthrough import as_levels, learn_levels
@@ -443,32 +444,6 @@ def shop_registry() -> list[FeatureSpec]:
     return [*specs, CATEGORY_SPEC, OWNER_SCORE_SPEC]
 
 
-WHEN_UNKNOWN: dict[str, str] = {
-    "owner_on_time_share_365d": "No credit bills of the owner fell due in the last 12 months",
-    "owner_days_late_max_365d": "No credit bills of the owner fell due in the last 12 months",
-    "owner_bills_30plus_late_lifetime": "No owner's repayments on record (not run by a person)",
-    OWNER_OWES: "No owner's debts on record (not run by a person)",
-    "sales_refund_rate_365d": "No orders in the last 12 months",
-    "sales_cancel_rate_365d": "No orders in the last 12 months",
-    "sales_dispute_rate_365d": "No orders in the last 12 months",
-    "sales_chargeback_rate_365d": "No orders in the last 12 months",
-    "parcels_on_time_share_365d": "No parcel promise judged in the last 12 months",
-    "parcels_lost_rate_365d": "No parcels settled in the last 12 months",
-    "parcels_returned_rate_365d": "No parcels settled in the last 12 months",
-    "returns_not_as_described_rate_365d": "No parcels settled in the last 12 months",
-    "revenue_growth": "No sales in the 12 months before the last 3",
-    "sale_value_mean_365d": "No sales in the last 12 months",
-    "repeat_buyer_revenue_share_365d": "No sales in the last 12 months",
-    "licence_verified": "Licence check not on record",
-    "days_open": "Opening date not on record",
-    CATEGORY: "Category not on record",
-    "buyers_chargeback_elsewhere_365d": "No buyers with orders at other shops",
-    "buyers_refused_elsewhere_365d": "No buyers with parcels from other shops",
-    OWNER_SCORE: "Not run by a scored person",
-}
-"""What an empty value means, per shop feature (the card's sentence)."""
-
-
 # ---------------------------------------------------------------- the table
 
 
@@ -511,21 +486,13 @@ def shop_events(v: ShopView) -> pl.LazyFrame:
     )
 
 
-@dataclass
-class ShopFeatures:
-    frame: pl.DataFrame
-    specs: list[FeatureSpec]
-    events: pl.DataFrame
-    notes: list[Note]
-
-
 def compute_shop_features(
     tables: DataTables,
     as_of: dt.date,
     config: FeatureConfig,
     categories: Mapping[str, tuple[str, ...]] | None = None,
     owner_scores: pl.DataFrame | None = None,
-) -> ShopFeatures:
+) -> FeatureResult:
     """Every shop's features and counterfeit events from what was known before ``as_of``.
 
     ``owner_scores``: person_id and score of a person model, for ``owner_score``;
@@ -591,7 +558,7 @@ def compute_shop_features(
                 missing[0] if missing else "transactions",
             )
         )
-    return ShopFeatures(frame, specs, events, notes)
+    return FeatureResult(frame=frame, specs=specs, events=events, notes=notes)
 
 
 def _per_shop(view: ShopView, found: pl.LazyFrame, block: ShopBlock) -> pl.LazyFrame:
