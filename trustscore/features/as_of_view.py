@@ -29,7 +29,8 @@ Windows of N days are ``[as_of - N days, as_of)``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -149,6 +150,21 @@ class AsOfView:
     merchants: pl.LazyFrame | None  # shops existing at as-of, with owner
     orders: pl.LazyFrame | None  # transactions before as-of, repaid_date masked
     shipments: pl.LazyFrame | None  # shipments of those orders, outcome as known
+    # aggregates over everyone, computed beforehand when this view holds only a
+    # partition of the persons (features/partition.py); see ``shared``
+    given: Mapping[str, pl.DataFrame] = field(default_factory=dict)
+
+    def shared(self, name: str, compute: Callable[[AsOfView], pl.LazyFrame]) -> pl.LazyFrame:
+        """An aggregate over all persons' rows, such as a shop's totals over every buyer.
+
+        A feature that reads other persons' rows reads them through here, so that
+        a view of one partition of the persons (whose orders are only those its
+        persons bought or sold) still sees everyone's: the partitioned run
+        computes each registered aggregate (``registry.SHARED``) once over the
+        whole view and hands it in as ``given``.
+        """
+        found = self.given.get(name)
+        return compute(self) if found is None else found.lazy()
 
     @property
     def cutoff(self) -> dt.datetime:

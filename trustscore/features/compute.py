@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from trustscore.data_tables import DataTables
-from trustscore.features.as_of_view import as_of_view
-from trustscore.features.block import FeatureConfig
+from trustscore.features.as_of_view import AsOfView, as_of_view
+from trustscore.features.block import Block, FeatureConfig
 from trustscore.features.events import events as counterfeit_events
 from trustscore.features.passthrough import as_levels, passthrough
 from trustscore.features.registry import BLOCKS, registry
@@ -42,19 +42,29 @@ def _present(tables: DataTables) -> set[str]:
     return present
 
 
-def compute_features(
-    tables: DataTables,
-    as_of: dt.date,
-    config: FeatureConfig | None = None,
-    categories: Mapping[str, tuple[str, ...]] | None = None,
-) -> FeatureResult:
-    """Per-person features and counterfeit events from what was known before ``as_of``.
+@dataclass
+class Plan:
+    """What the feature table will hold, decided from the tables before any query.
 
-    ``categories``: the levels a saved model was trained with, by feature
-    name, so that scoring uses the same codes; None learns them from the data.
+    The blocks the tables allow, the passthrough columns with their levels
+    (learned over every consumer), and the notes: the same for the whole
+    table and for each partition of it (features/partition.py).
     """
-    config = config or FeatureConfig()
-    view = as_of_view(tables, as_of)
+
+    blocks: list[Block]
+    specs: list[FeatureSpec]
+    extra: list[pl.Expr]  # passthrough columns, read from consumers
+    relevel: list[pl.Expr]  # built-in categorical features put on a saved model's levels
+    notes: list[Note]
+    protected: list[str]
+
+
+def plan(
+    tables: DataTables,
+    config: FeatureConfig,
+    categories: Mapping[str, tuple[str, ...]] | None = None,
+) -> Plan:
+    """The blocks and passthrough columns of the feature table of ``tables``."""
     present = _present(tables)
     notes: list[Note] = []
     if tables.logistics is not None and "logistics" not in present:
@@ -65,8 +75,7 @@ def compute_features(
                 "logistics",
             )
         )
-
-    parts: list[pl.LazyFrame] = [view.persons.select("person_id")]
+    blocks: list[Block] = []
     specs: list[FeatureSpec] = []
     absent: dict[str, list[str]] = {}
     for block in BLOCKS:
@@ -77,7 +86,7 @@ def compute_features(
             for t in missing:
                 absent.setdefault(t, []).extend(block.names)
             continue
-        parts.append(block.compute(view).drop("person_id"))
+        blocks.append(block)
         specs.extend(block.specs)
     for table in ("merchants", "transactions", "logistics"):
         names = list(dict.fromkeys(absent.get(table, [])))
@@ -98,8 +107,6 @@ def compute_features(
         categories,
         taken={s.name for s in registry()},
     )
-    if extra.columns:
-        parts.append(view.consumers.select(extra.columns))
     specs.extend(extra.specs)
     notes.extend(extra.notes)
 
@@ -110,11 +117,38 @@ def compute_features(
         if spec.is_categorical and not spec.passthrough and given and given != spec.categories:
             specs[i] = dataclasses.replace(spec, categories=tuple(given))
             relevel.append(as_levels(pl.col(spec.name), tuple(given)).alias(spec.name))
+    return Plan(blocks, specs, extra.columns, relevel, notes, extra.protected)
 
-    query = pl.concat(parts, how="horizontal")
-    if relevel:
-        query = query.with_columns(relevel)
-    frame, event_frame = pl.collect_all([query, counterfeit_events(view)])
+
+def query(view: AsOfView, planned: Plan) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The feature table and the counterfeit events of the persons of ``view``, lazily."""
+    parts: list[pl.LazyFrame] = [view.persons.select("person_id")]
+    parts.extend(block.compute(view).drop("person_id") for block in planned.blocks)
+    if planned.extra:
+        parts.append(view.consumers.select(planned.extra))
+    table = pl.concat(parts, how="horizontal")
+    if planned.relevel:
+        table = table.with_columns(planned.relevel)
+    return table, counterfeit_events(view)
+
+
+def compute_features(
+    tables: DataTables,
+    as_of: dt.date,
+    config: FeatureConfig | None = None,
+    categories: Mapping[str, tuple[str, ...]] | None = None,
+) -> FeatureResult:
+    """Per-person features and counterfeit events from what was known before ``as_of``.
+
+    ``categories``: the levels a saved model was trained with, by feature
+    name, so that scoring uses the same codes; None learns them from the data.
+    """
+    planned = plan(tables, config or FeatureConfig(), categories)
+    frame, event_frame = pl.collect_all(query(as_of_view(tables, as_of), planned))
     return FeatureResult(
-        frame=frame, specs=specs, events=event_frame, notes=notes, protected=extra.protected
+        frame=frame,
+        specs=planned.specs,
+        events=event_frame,
+        notes=planned.notes,
+        protected=planned.protected,
     )

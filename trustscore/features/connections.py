@@ -82,11 +82,26 @@ REPUTATION_SPECS = (
 )  # fmt: skip
 
 
+def shop_totals(known: AsOfView) -> pl.LazyFrame:
+    """Each shop's orders of the last 365 days, counterfeit and charged back, all buyers'."""
+    return (
+        _recent(known)
+        .group_by("mid")
+        .agg(n=pl.len(), fake=count(pl.col("counterfeit")), cb=count(pl.col("chargeback")))
+    )
+
+
+def buyer_totals(known: AsOfView) -> pl.LazyFrame:
+    """Each buyer's orders of the last 365 days and chargebacks among them, at every shop."""
+    return _recent(known).group_by("pid").agg(n=pl.len(), cb=count(pl.col("chargeback")))
+
+
+SHARED = {"shop_totals": shop_totals, "buyer_totals": buyer_totals}
+
+
 def _reputation(known: AsOfView) -> pl.LazyFrame:
     recent = _recent(known)
-    shops = recent.group_by("mid").agg(
-        n=pl.len(), fake=count(pl.col("counterfeit")), cb=count(pl.col("chargeback"))
-    )
+    shops = known.shared("shop_totals", shop_totals)
     # one row per (buyer, shop): most are a single order, so this is nearly as
     # long as the orders; a packed integer key keeps its hash table small
     pair = pl.col("pid").cast(pl.UInt64) * _SHIFT + pl.col("mid").cast(pl.UInt64)
@@ -133,7 +148,7 @@ BUYER_SPECS = (
 
 def _buyers(known: AsOfView) -> pl.LazyFrame:
     recent = _recent(known)
-    buyers = recent.group_by("pid").agg(n=pl.len(), cb=count(pl.col("chargeback")))
+    buyers = known.shared("buyer_totals", buyer_totals)
     sold = (
         recent.filter(pl.col("owner").is_not_null())
         .group_by("owner", "pid")

@@ -61,6 +61,11 @@ BLOCKS: tuple[Block, ...] = (
     *connections.BLOCKS,
 )
 
+SHARED = connections.SHARED
+"""Aggregates over every person's orders that blocks read through ``AsOfView.shared``
+(a shop's totals, a buyer's totals): computed once over everyone when the persons
+are taken a partition at a time (features/partition.py). Each needs the orders."""
+
 COUNTERFEIT_FEATURES: frozenset[str] = frozenset(
     s.name for b in BLOCKS if b.counterfeit for s in b.specs
 )
