@@ -11,7 +11,8 @@ import functools
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -631,6 +632,36 @@ OwnerModelOpt = Annotated[
 ]
 
 
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        metavar="ADDRESS|local",
+        help="Compute the persons' features (and, for build, train) on a Dask cluster: a "
+        "scheduler's address, or local for one on this machine. Needs trustscore[cluster].",
+        show_default=False,
+    ),
+]
+
+
+@contextmanager
+def _cluster(address: str | None, entity: Any = None) -> Iterator[Any]:
+    """The Dask cluster asked for with --cluster, open for the command (None: none)."""
+    if address is None:
+        yield None
+        return
+    from trustscore import render
+    from trustscore.cluster import Cluster
+    from trustscore.entity import Entity
+    from trustscore.pipeline import check_cluster
+
+    check_cluster(entity or Entity.PERSON)  # before a local cluster takes seconds to start
+
+    with Cluster(address) as cluster:
+        render.print_note(f"on the Dask cluster {address}: {cluster.workers} worker(s)")
+        yield cluster
+
+
 def _entity(choice: EntityChoice | None) -> Any:
     """The --entity asked for as trustscore.entity.Entity (None: not asked)."""
     from trustscore.entity import Entity
@@ -677,6 +708,7 @@ def features(
     columns: ColumnsOpt = None,
     entity: EntityOpt = None,
     owner_model: OwnerModelOpt = None,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Compute the per-person feature table.
 
@@ -700,14 +732,16 @@ def features(
     chosen = _entity(entity) or Entity.PERSON
     out.entity = chosen
     cfg = config_mod.load(config)
-    prepared = prepare(
-        data_dir,
-        config=cfg,
-        as_of=_date(as_of),
-        lenient=lenient,
-        entity=chosen,
-        owner_model=owner_model,
-    )
+    with _cluster(cluster, chosen) as engine:
+        prepared = prepare(
+            data_dir,
+            config=cfg,
+            as_of=_date(as_of),
+            lenient=lenient,
+            entity=chosen,
+            owner_model=owner_model,
+            cluster=engine,
+        )
     _notes(prepared.report, prepared.features.notes)
     _warn_protected(prepared.features.protected)
     render.print_note(f"as of {prepared.as_of.isoformat()}")
@@ -785,6 +819,7 @@ def build(
     output: OutputOpt = None,
     entity: EntityOpt = None,
     owner_model: OwnerModelOpt = None,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Learn a trust score and write the model folder.
 
@@ -806,7 +841,11 @@ def build(
     out = Output(fmt, output)
     cfg = config_mod.load(config)
     cfg = config_mod.with_label(cfg, label, label_window)
-    with render.phases(_stderr_is_terminal()) as (phase, rounds):
+    chosen = _entity(entity) or Entity.PERSON
+    with (
+        _cluster(cluster, chosen) as engine,
+        render.phases(_stderr_is_terminal()) as (phase, rounds),
+    ):
         result = run_build(
             data_dir,
             model,
@@ -818,8 +857,9 @@ def build(
             strict=strict,
             phase=phase,
             rounds=rounds,
-            entity=_entity(entity) or Entity.PERSON,
+            entity=chosen,
             owner_model=owner_model,
+            cluster=engine,
         )
     _notes(result.report, result.notes)
     _warn_protected(result.protected)
@@ -897,6 +937,7 @@ def score(
     ] = None,
     entity: EntityOpt = None,
     owner_model: OwnerModelOpt = None,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Score everyone in DATA_DIR with a saved model.
 
@@ -925,15 +966,17 @@ def score(
                 f"--reasons {reasons}: the model has {len(folder.specs)} features",
                 hint=f"ask for at most {len(folder.specs)}",
             )
-        scored, prepared = score_with(
-            folder,
-            data_dir,
-            as_of=_date(as_of),
-            lenient=lenient,
-            feature_points=reasons is not None,
-            phase=phase,
-            owner_model=owner_model,
-        )
+        with _cluster(cluster, out.entity) as engine:
+            scored, prepared = score_with(
+                folder,
+                data_dir,
+                as_of=_date(as_of),
+                lenient=lenient,
+                feature_points=reasons is not None,
+                phase=phase,
+                owner_model=owner_model,
+                cluster=engine,
+            )
         frame = scored.scores.select(SCORE_COLUMNS)
         if reasons is not None:
             from trustscore.reasons import lowering_codes
@@ -1011,7 +1054,6 @@ def card(
       cut -d, -f1 ids.csv | trustscore card - -o cards.csv
       trustscore card M000065 --model shop-model
     """
-    from collections.abc import Iterator
 
     from trustscore import render
     from trustscore.card import Card, flat_frame, load_card, load_cards

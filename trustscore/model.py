@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +52,26 @@ if TYPE_CHECKING:
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Progress = Callable[[int, int], None]
+
+
+class Trainer(Protocol):
+    """Trains a booster as ``xgboost.train`` does, on arrays: here, or on a cluster.
+
+    ``evals`` are (X, y, name); the log of each goes into ``history`` by name.
+    """
+
+    def __call__(
+        self,
+        params: dict[str, Any],
+        X: npt.NDArray[np.float32],
+        y: npt.NDArray[Any],
+        feature_types: list[str],
+        rounds: int,
+        evals: list[tuple[npt.NDArray[np.float32], npt.NDArray[Any], str]],
+        callbacks: list[Any],
+        history: dict[str, dict[str, list[float]]],
+    ) -> Any: ...
+
 
 META_FORMAT: Final = "trustscore-model"
 META_VERSION: Final = 1
@@ -207,6 +227,28 @@ class TrustModel:
         )
         return dmatrix
 
+    def _local_trainer(
+        self,
+        params: dict[str, Any],
+        X: npt.NDArray[np.float32],
+        y: npt.NDArray[Any],
+        feature_types: list[str],
+        rounds: int,
+        evals: list[tuple[npt.NDArray[np.float32], npt.NDArray[Any], str]],
+        callbacks: list[Any],
+        history: dict[str, dict[str, list[float]]],
+    ) -> Any:
+        sets = [(self._dmatrix(Xe, ye), name) for Xe, ye, name in evals]
+        return _xgboost().train(
+            params,
+            self._dmatrix(X, y),
+            num_boost_round=rounds,
+            evals=sets,
+            evals_result=history,
+            callbacks=callbacks,
+            verbose_eval=False,
+        )
+
     def _check_X(self, X: npt.ArrayLike) -> npt.NDArray[np.float32]:
         xa = np.asarray(X, dtype=np.float32)
         if xa.ndim != 2 or xa.shape[1] != len(self.specs):
@@ -222,6 +264,7 @@ class TrustModel:
         X_es: npt.ArrayLike,
         y_es: npt.ArrayLike,
         progress: Progress | None = None,
+        trainer: Trainer | None = None,
     ) -> TrustModel:
         """Train on (X, y), stopping early on (X_es, y_es) to learn how many rounds pay.
 
@@ -230,7 +273,10 @@ class TrustModel:
         scaled by how many more rows there are; otherwise the early-stopped fit is
         kept, cut back to its best round. On a few thousand persons the early-stopping
         rows are a fifth of what there is to learn from, and giving them back gains
-        more than the rounds' estimate loses (benchmarks/bench_quality.py)."""
+        more than the rounds' estimate loses (benchmarks/bench_quality.py).
+
+        ``trainer`` trains elsewhere (``cluster.Cluster.train``, xgboost.dask) under
+        the same parameters and constraints; None trains here."""
         xgb_ = _xgboost()
         if not self.specs:
             raise ValueError("a model needs at least one feature")
@@ -244,8 +290,9 @@ class TrustModel:
             raise ValueError("the training rows need both goods and bads")
         if ya_es.size == 0:
             raise ValueError("the early-stopping set is empty")
-        dtrain = self._dmatrix(X, ya)
-        des = self._dmatrix(X_es, ya_es)
+        train = self._local_trainer if trainer is None else trainer
+        if trainer is not None:
+            progress = None  # the rounds run on the workers
 
         total = self.params.n_estimators
         callbacks: list[Any] = []
@@ -262,14 +309,15 @@ class TrustModel:
                 )
             )
         history: dict[str, dict[str, list[float]]] = {}
-        booster = xgb_.train(
+        booster = train(
             self._xgb_params(),
-            dtrain,
-            num_boost_round=total,
-            evals=[(des, "es")],
-            evals_result=history,
-            callbacks=callbacks,
-            verbose_eval=False,
+            self._check_X(X),
+            ya,
+            self._feature_types(),
+            total,
+            [(self._check_X(X_es), ya_es, "es")],
+            callbacks,
+            history,
         )
         es_loss = history["es"]["logloss"]
         if self.params.early_stopping_rounds > 0:
@@ -282,20 +330,18 @@ class TrustModel:
             # the usual estimate of how many more
             n_train, n_dev = ya.size, ya.size + ya_es.size
             rounds = min(total, max(1, math.floor((best + 1) * n_dev / n_train + 0.5)))
-            del dtrain, des  # a million persons' matrices: not three at once
-            dall = self._dmatrix(
-                np.concatenate([self._check_X(X), self._check_X(X_es)]),
-                np.concatenate([ya, ya_es]),
-            )
             callbacks = []
             if progress is not None:
                 callbacks.append(_progress_callback(xgb_, progress, ran, ran + rounds))
-            booster = xgb_.train(
+            booster = train(
                 self._xgb_params(),
-                dall,
-                num_boost_round=rounds,
-                callbacks=callbacks,
-                verbose_eval=False,
+                np.concatenate([self._check_X(X), self._check_X(X_es)]),
+                np.concatenate([ya, ya_es]),
+                self._feature_types(),
+                rounds,
+                [],
+                callbacks,
+                {},
             )
         else:
             # keep only the trees up to the best round, so predictions, leaf values and

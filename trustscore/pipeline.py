@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import polars as pl
@@ -48,6 +48,9 @@ from trustscore.notes import Note, merge
 from trustscore.params import ModelParams
 from trustscore.penalties import PenaltyPolicy, person_penalties
 
+if TYPE_CHECKING:
+    from trustscore.cluster import Cluster
+
 Phase = Callable[[str], None]
 Rounds = Callable[[int, int], None]
 
@@ -76,6 +79,7 @@ class Prepared:
     entity: Entity = Entity.PERSON
     owner_scores: pl.DataFrame | None = None  # shops: the owners' person scores
     owner_seal: str | None = None  # and the seal of the person model they came from
+    cluster: Cluster | None = None  # where the features were computed (None: here)
 
 
 def _features(
@@ -86,9 +90,22 @@ def _features(
     entity: Entity,
     categories: dict[str, tuple[str, ...]] | None = None,
     owner_scores: pl.DataFrame | None = None,
+    cluster: Cluster | None = None,
 ) -> FeatureResult:
-    """The feature table of the entity: persons' or shops' (DESIGN 10)."""
+    """The feature table of the entity: persons' or shops' (DESIGN 10); the persons'
+    a partition at a time on the workers of ``cluster`` (DESIGN 9)."""
     if entity is Entity.PERSON:
+        if cluster is not None:
+            from trustscore.features.partition import compute_features_partitioned
+
+            return compute_features_partitioned(
+                tables,
+                as_of,
+                feature_config(config),
+                categories,
+                parts=cluster.parts,
+                run=cluster.map,
+            )
         return compute_features(tables, as_of, feature_config(config), categories=categories)
     from trustscore.features.shop import compute_shop_features
 
@@ -132,11 +149,14 @@ def prepare(
     phase: Phase = _quiet_phase,
     entity: Entity = Entity.PERSON,
     owner_model: Path | None = None,
+    cluster: Cluster | None = None,
 ) -> Prepared:
     """Read and check the folder, then compute every person's (or shop's) features
     as of ``as_of``. ``owner_model``: a person model folder whose scores give shops
-    their owners' score."""
+    their owners' score. ``cluster``: a Dask cluster to compute persons' features on."""
     _check_as_of(as_of)
+    if cluster is not None:
+        check_cluster(entity)
     owners = None
     if owner_model is not None:
         if entity is not Entity.MERCHANT:
@@ -155,12 +175,34 @@ def prepare(
     owner_scores = None if owners is None else owner_scores_of(owners, as_of)
     phase("computing features")
     result = _features(
-        tables, as_of, config, entity=entity, categories=categories, owner_scores=owner_scores
+        tables,
+        as_of,
+        config,
+        entity=entity,
+        categories=categories,
+        owner_scores=owner_scores,
+        cluster=cluster,
     )
     seal = None if owners is None else owners.manifest.get("manifest_sha256")
     return Prepared(
-        tables, report, as_of, result, entity, owner_scores, seal if isinstance(seal, str) else None
+        tables,
+        report,
+        as_of,
+        result,
+        entity,
+        owner_scores,
+        seal if isinstance(seal, str) else None,
+        cluster,
     )
+
+
+def check_cluster(entity: Entity) -> None:
+    """A cluster computes persons' features: shops' run in one process (usage, exit 2)."""
+    if entity is not Entity.PERSON:
+        raise UsageError(
+            "--cluster computes persons' features; shops are scored in one process",
+            hint="drop --cluster with --entity merchant",
+        )
 
 
 def owner_scores_of(folder: ModelFolder, as_of: dt.date) -> pl.DataFrame:
@@ -192,6 +234,7 @@ def at(prepared: Prepared, as_of: dt.date, config: Config) -> Prepared:
         config,
         entity=prepared.entity,
         owner_scores=prepared.owner_scores,
+        cluster=prepared.cluster,
     )
     return dataclasses.replace(prepared, as_of=as_of, features=result)
 
@@ -397,12 +440,14 @@ def build(
     rounds: Rounds = _quiet_rounds,
     entity: Entity = Entity.PERSON,
     owner_model: Path | None = None,
+    cluster: Cluster | None = None,
 ) -> BuildResult:
     """validate -> features -> train -> evaluate -> score everyone -> write the folder.
 
     ``entity``: persons (consumers.csv's rows and outcome) or shops (merchants.csv's,
     DESIGN 10); ``owner_model``: for shops, a person model whose scores become the
-    ``owner_score`` feature.
+    ``owner_score`` feature. ``cluster``: compute the features and train on a Dask
+    cluster (DESIGN 9).
 
     The folder is written whole or not at all (see :mod:`trustscore.model_folder`):
     the place is checked and reserved before any work, an existing ``out`` is
@@ -426,6 +471,7 @@ def build(
             rounds=rounds,
             entity=entity,
             owner_model=owner_model,
+            cluster=cluster,
         )
     except BaseException:
         writer.abort()
@@ -456,8 +502,10 @@ def _train(
     config: Config,
     seed: int,
     rounds: Rounds,
+    cluster: Cluster | None = None,
 ) -> _Fitted:
-    """Split the labelled persons (development / holdout, then early stopping) and fit."""
+    """Split the labelled persons (development / holdout, then early stopping) and fit,
+    here or with xgboost.dask on ``cluster``."""
     from trustscore.model import TrustModel, to_matrix
     from trustscore.splits import split_dev_holdout, split_es
 
@@ -467,7 +515,14 @@ def _train(
     train, es = split_es(dev, y_lab, seed, params.es_fraction)
     X_lab = to_matrix(result.frame, result.specs)[labelled]
     model = TrustModel(result.specs, params, config.scale, seed=seed)
-    model.fit(X_lab[train], y_lab[train], X_lab[es], y_lab[es], progress=rounds)
+    model.fit(
+        X_lab[train],
+        y_lab[train],
+        X_lab[es],
+        y_lab[es],
+        progress=rounds,
+        trainer=None if cluster is None else cluster.train,
+    )
     return _Fitted(model, labelled, y_lab, dev, hold)
 
 
@@ -516,6 +571,7 @@ def _build(
     rounds: Rounds,
     entity: Entity,
     owner_model: Path | None,
+    cluster: Cluster | None,
 ) -> BuildResult:
     from trustscore import outcomes
 
@@ -528,6 +584,7 @@ def _build(
         phase=phase,
         entity=entity,
         owner_model=owner_model,
+        cluster=cluster,
     )
     if not prepared.features.specs:
         raise DataError("no features to learn from", hint="consumers.csv has no usable columns")
@@ -561,7 +618,7 @@ def _build(
     _check_labels(y, outcome, entity)
 
     phase("training")
-    fitted = _train(learn.features, y, params, config, seed, rounds)
+    fitted = _train(learn.features, y, params, config, seed, rounds, prepared.cluster)
     model = fitted.model
 
     phase("scoring everyone")
@@ -754,6 +811,7 @@ def score(
     phase: Phase = _quiet_phase,
     entity: Entity | None = None,
     owner_model: Path | None = None,
+    cluster: Cluster | None = None,
 ) -> tuple[Scored, Prepared]:
     """Score everyone in ``data_dir`` with the model in ``model_dir``."""
     phase("loading the model")
@@ -780,6 +838,7 @@ def score_with(
     phase: Phase = _quiet_phase,
     entity: Entity | None = None,
     owner_model: Path | None = None,
+    cluster: Cluster | None = None,
 ) -> tuple[Scored, Prepared]:
     """Score everyone in ``data_dir`` with an opened, verified model folder: the
     folder's entity (exit 5 when ``entity`` asks for the other)."""
@@ -795,6 +854,7 @@ def score_with(
         phase=phase,
         entity=entity,
         owner_model=_owner_model(folder, model.specs, owner_model),
+        cluster=cluster,
     )
     _check_schema(model, prepared, folder.path)
     recorded = folder.manifest.get("owner_model")

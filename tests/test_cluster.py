@@ -1,0 +1,155 @@
+"""--cluster: the persons' features on Dask's workers, training with xgboost.dask (DESIGN 9).
+
+A LocalCluster of two worker processes stands in for a cluster: the features
+must equal the in-process ones bit for bit, the model must learn as well as
+the in-process one (holdout AUC within 0.005) and its points must add up.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from tests.conftest import SAMPLE_DATA
+from trustscore.cli import app
+from trustscore.cluster import Cluster
+from trustscore.config import Config
+from trustscore.errors import ResourceError
+from trustscore.features import FeatureConfig, compute_features, default_as_of
+from trustscore.features.partition import compute_features_partitioned
+from trustscore.ingest import read_folder
+from trustscore.model import to_matrix
+from trustscore.model_folder import SCORES_FILE, ModelFolder
+from trustscore.pipeline import build, prepare
+
+runner = CliRunner()
+DIMENSIONS = ["credit_history", "behaviour", "capacity", "identity", "connections"]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    with Cluster("local", workers=2) as c:
+        yield c
+
+
+def test_partitions_on_the_workers_equal_the_whole_table(cluster: Cluster) -> None:
+    tables, _ = read_folder(SAMPLE_DATA)
+    as_of = default_as_of(tables)
+    config = FeatureConfig(counterfeit_in_model=True)
+    whole = compute_features(tables, as_of, config)
+    split = compute_features_partitioned(
+        tables, as_of, config, parts=cluster.parts, run=cluster.map
+    )
+    assert cluster.parts == 4
+    assert_frame_equal(whole.frame, split.frame, check_exact=True)
+    assert_frame_equal(whole.events, split.events, check_exact=True)
+
+
+def test_features_cli_on_a_local_cluster_gives_the_same_bytes(tmp_path: Path) -> None:
+    here, there = tmp_path / "here.csv", tmp_path / "there.csv"
+    assert runner.invoke(app, ["features", str(SAMPLE_DATA), "-o", str(here)]).exit_code == 0
+    result = runner.invoke(
+        app, ["features", str(SAMPLE_DATA), "--cluster", "local", "-o", str(there)]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "on the Dask cluster local: " in result.stderr
+    assert here.read_bytes() == there.read_bytes()
+
+
+def test_a_model_trained_on_the_cluster(
+    cluster: Cluster, sample_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "cluster-model"
+    result = build(SAMPLE_DATA, out, config=Config(), cluster=cluster)
+    here = ModelFolder.open(sample_model)
+    there = ModelFolder.open(out)  # a whole, sealed model folder
+    auc_here = json.loads((sample_model / "metrics.json").read_text())["holdout"]["auc"]
+    assert abs(result.metrics["holdout"]["auc"] - auc_here) <= 0.005
+    assert result.metrics["holdout"]["auc"] > 0.75
+    # the same persons, features and split; only the trees differ
+    assert there.specs == here.specs
+    split = pl.col("split")
+    assert_frame_equal(
+        there.frame(SCORES_FILE).select("person_id", split),
+        here.frame(SCORES_FILE).select("person_id", split),
+    )
+    scores = there.frame(SCORES_FILE)
+    total = scores.select(pl.sum_horizontal("base_points", *DIMENSIONS)).to_series()
+    # each part is rounded to 0.01, so six parts differ from the total by < 0.04
+    assert (total - scores["model_score"]).abs().max() < 0.04  # type: ignore[operator]
+    # unrounded, the dimensions' margins add up to the forest's: the interaction
+    # constraints held on the workers too
+    model = there.load_model()
+    X = to_matrix(prepare(SAMPLE_DATA, config=Config()).features.frame, model.specs)
+    bias, groups = model.group_margins(X)
+    assert np.abs(bias + groups.sum(axis=1) - model.margin(X)).max() < 1e-4
+    final = (scores["model_score"] - scores["penalty"]).clip(350, 950)
+    # the score is the unrounded one rounded; model_score is stored to 0.01
+    assert (final - scores["score"]).abs().max() <= 0.505  # type: ignore[operator]
+
+
+def test_score_on_a_local_cluster_gives_the_same_bytes(sample_model: Path) -> None:
+    args = ["score", str(SAMPLE_DATA), "--model", str(sample_model), "-f", "csv"]
+    here = runner.invoke(app, args)
+    there = runner.invoke(app, [*args, "--cluster", "local", "--reasons", "2"])
+    assert here.exit_code == 0 and there.exit_code == 0, there.stderr
+    reasons = runner.invoke(app, [*args, "--reasons", "2"])
+    assert there.stdout == reasons.stdout
+    assert here.stdout.splitlines()[1] in reasons.stdout.splitlines()[1]
+
+
+def test_shops_are_refused_before_a_cluster_starts(shop_model: Path) -> None:
+    for args in (
+        ["features", str(SAMPLE_DATA), "--entity", "merchant"],
+        ["score", str(SAMPLE_DATA), "--model", str(shop_model)],
+    ):
+        result = runner.invoke(app, [*args, "--cluster", "local"])
+        assert result.exit_code == 2, result.stderr
+        assert "--cluster computes persons' features" in result.stderr
+        assert "on the Dask cluster" not in result.stderr
+
+
+def test_a_bad_address_is_a_usage_error() -> None:
+    result = runner.invoke(app, ["features", str(SAMPLE_DATA), "--cluster", "no port here"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --cluster 'no port here' is not a scheduler address")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_scheduler_nobody_runs_is_exit_7() -> None:
+    with pytest.raises(ResourceError, match="cannot reach the Dask scheduler"), Cluster(
+        "tcp://127.0.0.1:1", timeout=1
+    ):
+        pass
+
+
+def test_without_dask_the_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    result = runner.invoke(app, ["features", str(SAMPLE_DATA), "--cluster", "local"])
+    assert result.exit_code == 2
+    assert "--cluster needs Dask" in result.stderr
+    assert "trustscore[cluster]" in result.stderr
+
+
+def test_dask_is_imported_only_with_cluster(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from trustscore.cli import main\n"
+        f"sys.argv = ['trustscore', 'features', {str(SAMPLE_DATA)!r}, '-o', "
+        f"{str(tmp_path / 'f.csv')!r}]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -1,0 +1,170 @@
+"""Running on a Dask cluster: ``--cluster ADDRESS`` or ``--cluster local`` (DESIGN 9).
+
+The persons' feature table is computed a partition at a time
+(features/partition.py): this process reads and checks the data and works
+out the as-of view and the aggregates over everyone, and each partition's
+feature queries run on a worker. The model trains with ``xgboost.dask``
+under the same parameters, monotone and interaction constraints
+(``TrustModel.fit(trainer=...)``). Everything else, the scoring, points and
+the model folder, is this process's, as without a cluster.
+
+``dask`` and ``distributed`` are the optional extra ``trustscore[cluster]``,
+imported only here and only when a cluster is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from trustscore.errors import ResourceError, UsageError
+
+LOCAL = "local"
+PARTS_PER_WORKER = 2  # partitions in flight per worker: one running, one arriving
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+def _dask() -> tuple[Any, Any]:
+    try:
+        import dask.distributed as distributed
+        import xgboost.dask as xgb_dask
+    except ImportError as exc:
+        raise UsageError(
+            f"--cluster needs Dask, which is not installed ({exc})",
+            hint="install the extra: pip install 'trustscore[cluster]'",
+        ) from None
+    return distributed, xgb_dask
+
+
+class Cluster:
+    """A connection to a Dask scheduler (or a LocalCluster here), open while in ``with``."""
+
+    def __init__(self, address: str, *, workers: int | None = None, timeout: float = 10) -> None:
+        self.address = address
+        self._workers = workers  # local only: how many worker processes (default: cores)
+        self._timeout = timeout  # seconds to reach a scheduler
+        self._local: Any = None
+        self.client: Any = None
+
+    def __enter__(self) -> Cluster:
+        distributed, _ = _dask()
+        try:
+            if self.address == LOCAL:
+                self._local = distributed.LocalCluster(
+                    n_workers=self._workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",  # only this machine reaches it
+                    dashboard_address=":0",  # a free port: two at once never clash
+                    silence_logs=logging.ERROR,
+                )
+                self.client = distributed.Client(self._local)
+            else:
+                self.client = distributed.Client(self.address, timeout=f"{self._timeout}s")
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            raise ResourceError(
+                f"cannot reach the Dask scheduler at {self.address!r}: {exc}",
+                hint="start one (dask scheduler) and its workers, or use --cluster local",
+            ) from None
+        except ValueError as exc:
+            self.close()
+            raise UsageError(
+                f"--cluster {self.address!r} is not a scheduler address: {exc}",
+                hint="give tcp://HOST:PORT, or local",
+            ) from None
+        if self.workers == 0:
+            self.close()
+            raise ResourceError(
+                f"the Dask scheduler at {self.address!r} has no workers",
+                hint="start workers: dask worker ADDRESS",
+            )
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self._local is not None:
+            self._local.close()
+            self._local = None
+
+    @property
+    def workers(self) -> int:
+        return len(self.client.scheduler_info(n_workers=-1)["workers"])
+
+    @property
+    def parts(self) -> int:
+        """How many partitions the persons fall into: a few per worker."""
+        return max(2, PARTS_PER_WORKER * self.workers)
+
+    def map(self, fn: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
+        """``fn`` over ``items`` on the workers, results in order.
+
+        Items are made (and sent) only as workers free up, so this process
+        never holds more than a few partitions at once.
+        """
+        window = max(1, self.workers)
+        pending: deque[Any] = deque()
+        for item in items:
+            pending.append(self.client.submit(fn, item, pure=False))
+            if len(pending) > window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def train(
+        self,
+        params: dict[str, Any],
+        X: npt.NDArray[np.float32],
+        y: npt.NDArray[Any],
+        feature_types: list[str],
+        rounds: int,
+        evals: list[tuple[npt.NDArray[np.float32], npt.NDArray[Any], str]],
+        callbacks: list[Any],
+        history: dict[str, dict[str, list[float]]],
+    ) -> Any:
+        """``xgboost.dask.train`` on the rows, spread over the workers (a ``model.Trainer``)."""
+        _, xgb_dask = _dask()
+        da: Any = importlib.import_module("dask.array")  # untyped
+        n = self.workers
+
+        def matrix(xs: npt.NDArray[np.float32], ys: npt.NDArray[Any]) -> Any:
+            rows = max(1, -(-xs.shape[0] // n))
+            return xgb_dask.DaskDMatrix(
+                self.client,
+                da.from_array(xs, chunks=(rows, xs.shape[1])),
+                da.from_array(ys, chunks=(rows,)),
+                missing=np.nan,
+                feature_types=feature_types,
+                enable_categorical=True,
+            )
+
+        found = xgb_dask.train(
+            self.client,
+            params,
+            matrix(X, y),
+            num_boost_round=rounds,
+            evals=[(matrix(xs, ys), name) for xs, ys, name in evals],
+            callbacks=callbacks,
+            verbose_eval=False,
+        )
+        history.update(found["history"])
+        return found["booster"]
