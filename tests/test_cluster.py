@@ -126,8 +126,9 @@ def test_a_bad_address_is_a_usage_error() -> None:
 
 
 def test_a_scheduler_nobody_runs_is_exit_7() -> None:
-    with pytest.raises(ResourceError, match="cannot reach the Dask scheduler"), Cluster(
-        "tcp://127.0.0.1:1", timeout=1
+    with (
+        pytest.raises(ResourceError, match="cannot reach the Dask scheduler"),
+        Cluster("tcp://127.0.0.1:1", timeout=1),
     ):
         pass
 
@@ -149,7 +150,5 @@ def test_dask_is_imported_only_with_cluster(tmp_path: Path) -> None:
         "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
