@@ -8,6 +8,7 @@ the in-process one (holdout AUC within 0.005) and its points must add up.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -152,3 +153,22 @@ def test_dask_is_imported_only_with_cluster(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def _die(_: int) -> int:
+    os._exit(1)
+
+
+def test_a_worker_that_dies_is_exit_7_not_a_traceback() -> None:
+    """A worker killed under a partition (the kernel's OOM killer, say): Dask retries
+    it on others, then gives up; that is the machine's refusal (exit 7)."""
+    import dask
+
+    # Dask retries a task on new workers 3 times first; once is enough here
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        Cluster("local", workers=1) as c,
+    ):
+        with pytest.raises(ResourceError, match="a Dask worker died") as caught:
+            list(c.map(_die, [1]))
+        assert caught.value.exit_code == 7

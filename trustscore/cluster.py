@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
@@ -54,9 +55,11 @@ class Cluster:
         self._timeout = timeout  # seconds to reach a scheduler
         self._local: Any = None
         self.client: Any = None
+        self._killed: type[BaseException] = RuntimeError  # distributed.KilledWorker, once open
 
     def __enter__(self) -> Cluster:
         distributed, _ = _dask()
+        self._killed = distributed.KilledWorker
         try:
             if self.address == LOCAL:
                 self._local = distributed.LocalCluster(
@@ -65,7 +68,7 @@ class Cluster:
                     processes=True,
                     host="127.0.0.1",  # only this machine reaches it
                     dashboard_address=":0",  # a free port: two at once never clash
-                    silence_logs=logging.ERROR,
+                    silence_logs=logging.CRITICAL,  # failures come back as our errors
                 )
                 self.client = distributed.Client(self._local)
             else:
@@ -124,11 +127,27 @@ class Cluster:
         window = max(1, self.workers)
         pending: deque[Any] = deque()
         for item in items:
-            pending.append(self.client.submit(fn, item, pure=False))
+            # the data travel in the task, so that the scheduler can hand it to
+            # another worker should this one die (scattered data die with it)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Large object", UserWarning)
+                pending.append(self.client.submit(fn, item, pure=False))
             if len(pending) > window:
-                yield pending.popleft().result()
+                yield self._result(pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield self._result(pending.popleft())
+
+    def _result(self, future: Any) -> Any:
+        try:
+            return future.result()
+        except self._killed as exc:
+            raise self._died(exc) from None
+
+    def _died(self, exc: BaseException) -> ResourceError:
+        return ResourceError(
+            f"a Dask worker died while working on it ({exc}); out of memory?",
+            hint="give the workers more memory, or start more of them",
+        )
 
     def train(
         self,
@@ -157,14 +176,17 @@ class Cluster:
                 enable_categorical=True,
             )
 
-        found = xgb_dask.train(
-            self.client,
-            params,
-            matrix(X, y),
-            num_boost_round=rounds,
-            evals=[(matrix(xs, ys), name) for xs, ys, name in evals],
-            callbacks=callbacks,
-            verbose_eval=False,
-        )
+        try:
+            found = xgb_dask.train(
+                self.client,
+                params,
+                matrix(X, y),
+                num_boost_round=rounds,
+                evals=[(matrix(xs, ys), name) for xs, ys, name in evals],
+                callbacks=callbacks,
+                verbose_eval=False,
+            )
+        except self._killed as exc:
+            raise self._died(exc) from None
         history.update(found["history"])
         return found["booster"]
