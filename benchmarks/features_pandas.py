@@ -10,20 +10,32 @@ It is not part of the package, and pandas is not a dependency of it:
     uv run --with pandas --with pyarrow python benchmarks/features_pandas.py --run DATA_DIR \
         --out FILE.parquet
 
-``--run`` reads the four CSVs with ``pd.read_csv`` (explicit dtypes, dates
-parsed; ``--engine pyarrow`` by default, the faster reader here, or ``c``),
-computes the features at the default as-of date (the day after the latest
-transaction) and writes them to Parquet (zstd, as the CLI does).
+DATA_DIR holds the four tables as CSV (NAME.csv, as ``trustscore sample``
+writes them) or as Parquet (NAME.parquet, as ``trustscore convert`` writes
+them, with typed columns), each table in whichever of the two exists. To
+measure Parquet against Parquet:
 
-``--check`` computes the features both ways (this module, and trustscore's
-``read_folder`` + ``compute_features``) and compares them column by column:
-numbers to 1e-9 relative, null = NaN, ``employment`` as text. Exit 1 on any
-difference, naming the column and a person.
+    uv run trustscore convert DATA_DIR PARQUET_DIR
+    uv run python benchmarks/features_pandas.py --check PARQUET_DIR
+    uv run python benchmarks/features_pandas.py --time PARQUET_DIR
+
+``--run`` reads the four tables (a CSV with ``pd.read_csv``: explicit
+dtypes, dates parsed, ``--engine pyarrow`` by default, the faster reader
+here, or ``c``; a Parquet file with ``pd.read_parquet``: pyarrow engine,
+dates as datetime64, text straight into categoricals), computes the
+features at the default as-of date (the day after the latest transaction)
+and writes them to Parquet (zstd, as the CLI does).
+
+``--check`` computes the features both ways from the same files (this
+module, and trustscore's ``read_folder`` + ``compute_features``) and
+compares them column by column: numbers to 1e-9 relative, null = NaN,
+``employment`` as text. Exit 1 on any difference, naming the column and a
+person.
 
 ``--time`` runs, each under ``/usr/bin/time -v`` in a fresh process, this
-script's ``--run`` and the real ``trustscore features DATA_DIR --output``
-(interleaved, after waiting for the load average to fall below
-``--max-load``), and prints a markdown table of the median wall time, CPU
+script's ``--run`` and the real ``trustscore features DATA_DIR --output``,
+both on the same files (interleaved, after waiting for the load average to
+fall below ``--max-load``), and prints a markdown table of the median wall time, CPU
 time, peak RSS, and the CPU time other processes took meanwhile. The CLI's
 time includes what this script skips: validating every row and reference,
 and computing the counterfeit events.
@@ -33,14 +45,17 @@ Scope, against ``compute_features`` with the default config:
 - every built-in feature that the default config outputs, in the same order
   (the counterfeit counts are penalties, not features, by default, and the
   counterfeit events that ``compute_features`` also returns are not computed);
-- all four tables must be present (the sample folders have them);
+- all four tables must be present (the sample folders have them), each as CSV
+  or Parquet, not both (an error, as in ``read_folder``);
 - no passthrough columns (the sample data have none): extra consumers
   columns are not read;
 - no validation (ragged rows, bad cells, dangling references, duplicate
   keys): the input is taken to be valid, as ``read_folder`` would have it.
   Cells are parsed in the contract's canonical spelling (booleans and choices
   in any case, timestamps with or without an offset, empty = unknown), not
-  with every leniency of ``trustscore.ingest``.
+  with every leniency of ``trustscore.ingest``; Parquet columns are taken to
+  have the types ``trustscore convert`` writes (Date, Datetime, Boolean,
+  Enum or text, Float64).
 
 Sums follow ``trustscore.features.block.exact_sum``: each term rounded to six
 decimal places (half to even, as Polars casts a float to a decimal), the
@@ -68,7 +83,7 @@ import numpy as np
 import pandas as pd
 
 EMPLOYMENT = ("employed", "self_employed", "student", "unemployed", "retired", "other")
-TXN_STATUS = ("completed", "refunded", "cancelled", "disputed", "chargeback")
+TXN_STATUS = ("completed", "refunded", "cancelled", "disputed", "chargeback", "pending")
 PAYMENT_METHOD = ("balance", "card", "credit", "installment")
 SHIPMENT_STATUS = ("delivered", "in_transit", "returned", "refused", "lost")
 RETURN_REASON = ("damaged", "not_as_described", "counterfeit", "changed_mind", "other")
@@ -90,6 +105,11 @@ COLUMNS = (
     "overdue_bills",
     "overdue_amount",
     "days_since_late",
+    "on_time_share_lifetime",
+    "days_late_mean_lifetime",
+    "late_bills_lifetime",
+    "bills_30plus_late_lifetime",
+    "days_since_first_bill",
     # behaviour: orders
     "orders_30d",
     "orders_90d",
@@ -103,10 +123,15 @@ COLUMNS = (
     "refund_rate_365d",
     "disputes_filed_365d",
     "chargebacks_filed_365d",
+    "spend_lifetime",
+    "cancel_rate_lifetime",
+    "dispute_rate_lifetime",
+    "chargeback_rate_lifetime",
     # behaviour: shipments
     "return_rate_365d",
     "changed_mind_return_rate_365d",
     "refused_delivery_rate_365d",
+    "refused_delivery_rate_lifetime",
     # capacity
     "monthly_income",
     "employment",
@@ -137,10 +162,48 @@ COLUMNS = (
 # ---------------------------------------------------------------- reading
 
 
+TABLES = ("consumers", "merchants", "transactions", "logistics")
 DATE, TIMESTAMP = "date", "timestamp"  # column kinds that _read parses
 
 
 def _read(folder: Path, name: str, kinds: dict[str, str], engine: str) -> pd.DataFrame:
+    """One table, from NAME.parquet or NAME.csv, whichever exists (as ``read_folder``:
+    both is an error); only the given columns, typed as ``kinds`` says."""
+    csv, parquet = folder / f"{name}.csv", folder / f"{name}.parquet"
+    if parquet.exists():
+        if csv.exists():
+            raise SystemExit(f"{folder}: both {csv.name} and {parquet.name}")
+        return _read_parquet(parquet, kinds)
+    return _read_csv(csv, kinds, engine)
+
+
+def _read_parquet(path: Path, kinds: dict[str, str]) -> pd.DataFrame:
+    """One Parquet table, as ``trustscore convert`` writes it (typed columns).
+
+    ``pd.read_parquet`` with the pyarrow engine (in threads): dates come as
+    datetime64 rather than Python date objects (``date_as_object=False``),
+    text read as ``category`` is decoded by pyarrow straight into dictionaries
+    (``read_dictionary``; an Enum column is one already), and a boolean stays
+    a boolean (object with None when some are missing), which ``_bool`` reads.
+    """
+    frame = pd.read_parquet(
+        path,
+        engine="pyarrow",
+        columns=list(kinds),
+        read_dictionary=[c for c, kind in kinds.items() if kind == "category"],
+        to_pandas_kwargs={"date_as_object": False},
+    )
+    for c, kind in kinds.items():
+        if kind == DATE:
+            frame[c] = _date(frame[c])
+        elif kind == TIMESTAMP:
+            frame[c] = _timestamp(frame[c])
+        elif kind == "float64" and frame[c].dtype != "float64":
+            frame[c] = frame[c].astype("float64")
+    return frame
+
+
+def _read_csv(path: Path, kinds: dict[str, str], engine: str) -> pd.DataFrame:
     """One CSV: only the given columns, with their dtypes, dates and timestamps parsed.
 
     Only empty cells are missing. With the pyarrow reader, timestamps are
@@ -161,7 +224,7 @@ def _read(folder: Path, name: str, kinds: dict[str, str], engine: str) -> pd.Dat
         }
         parse_dates = [c for c, kind in kinds.items() if kind == TIMESTAMP]
     frame = pd.read_csv(
-        folder / f"{name}.csv",
+        path,
         engine=engine,  # type: ignore[arg-type]
         usecols=list(kinds),
         dtype=dtype,  # type: ignore[arg-type]
@@ -204,7 +267,10 @@ def _levels(s: pd.Series, levels: tuple[str, ...]) -> pd.Categorical:
 
 
 def _bool(s: pd.Series) -> np.ndarray:
-    """A boolean read as ``category``: 1.0, 0.0, or NaN when empty or not a boolean word."""
+    """A boolean read as ``category`` (1.0, 0.0, or NaN when empty or not a boolean word),
+    or from Parquet as a boolean (NaN when missing)."""
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        return s.to_numpy(dtype="float64", na_value=np.nan)
     cats = s.cat.categories.astype(str).str.strip().str.lower()
     values = np.where(cats.isin(TRUE_WORDS), 1.0, np.where(cats.isin(FALSE_WORDS), 0.0, np.nan))
     return np.append(values, np.nan)[s.cat.codes.to_numpy()]
@@ -264,12 +330,7 @@ def read_tables(folder: Path, engine: str = "pyarrow") -> dict[str, pd.DataFrame
         },
         engine,
     )
-    return {
-        "consumers": consumers,
-        "merchants": merchants,
-        "transactions": transactions,
-        "logistics": logistics,
-    }
+    return dict(zip(TABLES, (consumers, merchants, transactions, logistics), strict=True))
 
 
 def default_as_of(transactions: pd.DataFrame) -> dt.date:
@@ -455,13 +516,19 @@ def _per_person(view: View, found: pd.DataFrame, zero: tuple[str, ...] = ()) -> 
     return out
 
 
-def credit(view: View) -> pd.DataFrame:
-    o = view.orders
-    is_bill = (
+def _is_bill(o: pd.DataFrame) -> pd.Series:
+    """A credit bill: paid on credit or in instalments, with a due date, and neither
+    cancelled, refunded nor pending (``trustscore.features.credit.is_bill``)."""
+    return (
         o["payment_method"].isin(["credit", "installment"])
         & o["due_date"].notna()
-        & ~o["status"].isin(["cancelled", "refunded"])
+        & ~o["status"].isin(["cancelled", "refunded", "pending"])
     )
+
+
+def credit(view: View) -> pd.DataFrame:
+    o = view.orders
+    is_bill = _is_bill(o)
     b = o.loc[is_bill, ["pid", "due_date", "repaid_date", "amount"]]
     due_date, repaid = b["due_date"], b["repaid_date"]
     due = due_date < view.cutoff
@@ -486,6 +553,13 @@ def credit(view: View) -> pd.DataFrame:
                 "overdue": overdue,
                 "overdue_u": np.where(overdue, _micro(b["amount"]), 0),
                 "behind": behind,
+                # lifetime: every bill due before as-of (delay is NaN unless due)
+                "due": due,
+                "on_time_all": delay == 0,
+                "delay_all": delay,
+                "late_all": delay > 0,
+                "late30_all": delay >= 30,
+                "due_date": due_date.where(due),
             }
         )
         .groupby("pid", sort=False)
@@ -499,19 +573,30 @@ def credit(view: View) -> pd.DataFrame:
             overdue_bills=("overdue", "sum"),
             overdue_u=("overdue_u", "sum"),
             behind=("behind", "max"),
+            due=("due", "sum"),
+            on_time_all=("on_time_all", "sum"),
+            days_late_mean_lifetime=("delay_all", "mean"),
+            late_bills_lifetime=("late_all", "sum"),
+            bills_30plus_late_lifetime=("late30_all", "sum"),
+            first_due=("due_date", "min"),
         )
     )
     found["on_time_share_365d"] = _share(found["on_time"], found["credit_bills_due_365d"])
     found["overdue_amount"] = _exact(found["overdue_u"])
     found["days_since_late"] = _days(view.cutoff, found["behind"])
+    found["on_time_share_lifetime"] = _share(found["on_time_all"], found["due"])
+    found["days_since_first_bill"] = _days(view.cutoff, found["first_due"])
     zero = (
         "credit_bills_due_365d",
         "bills_30plus_late_365d",
         "bills_60plus_late_365d",
         "overdue_bills",
         "overdue_amount",
+        "late_bills_lifetime",
+        "bills_30plus_late_lifetime",
     )
-    return _per_person(view, found.drop(columns=["on_time", "overdue_u", "behind"]), zero)
+    helpers = ["on_time", "overdue_u", "behind", "due", "on_time_all", "first_due"]
+    return _per_person(view, found.drop(columns=helpers), zero)
 
 
 def behaviour(view: View) -> pd.DataFrame:
@@ -600,7 +685,55 @@ def behaviour(view: View) -> pd.DataFrame:
             "refused_delivery_rate_365d": _share(counts["refused"], counts["attempted"]),
         }
     )
-    return pd.concat([orders, _per_person(view, rates)], axis=1)
+
+    # lifetime: every order, and every parcel, before as-of
+    o = view.orders
+    status = o["status"]
+    completed_all = (status == "completed").to_numpy()
+    history = (
+        pd.DataFrame(
+            {
+                "pid": o["pid"],
+                "spend_lifetime": np.where(completed_all, _micro(o["amount"]), 0),
+                "n": np.ones(len(o), dtype=np.int64),
+                "cancelled": status == "cancelled",
+                "disputed": status == "disputed",
+                "chargeback": status == "chargeback",
+            }
+        )
+        .groupby("pid", sort=False)
+        .sum()
+    )
+    lifetime = pd.DataFrame(
+        {
+            "spend_lifetime": _exact(history["spend_lifetime"]),
+            "cancel_rate_lifetime": _share(history["cancelled"], history["n"]),
+            "dispute_rate_lifetime": _share(history["disputed"], history["n"]),
+            "chargeback_rate_lifetime": _share(history["chargeback"], history["n"]),
+        }
+    )
+    st = view.shipments["status"]
+    refused = (
+        pd.DataFrame(
+            {
+                "pid": view.shipments["pid"],
+                "attempted": st.isin(["delivered", "returned", "refused"]),
+                "refused": st == "refused",
+            }
+        )
+        .groupby("pid", sort=False)
+        .sum()
+    )
+    refused_rate = _share(refused["refused"], refused["attempted"])
+    return pd.concat(
+        [
+            orders,
+            _per_person(view, lifetime, ("spend_lifetime",)),
+            _per_person(view, rates),
+            _per_person(view, refused_rate.to_frame("refused_delivery_rate_lifetime")),
+        ],
+        axis=1,
+    )
 
 
 def capacity(view: View) -> tuple[pd.DataFrame, pd.Series]:
@@ -612,11 +745,7 @@ def capacity(view: View) -> tuple[pd.DataFrame, pd.Series]:
     amount = _micro(o["amount"])
     spent = (o["ts"] >= view.since(365)) & (o["status"] == "completed")
     method = o["payment_method"]
-    is_bill = (
-        method.isin(["credit", "installment"])
-        & o["due_date"].notna()
-        & ~o["status"].isin(["cancelled", "refunded"])
-    )
+    is_bill = _is_bill(o)
     sums = (
         pd.DataFrame(
             {
@@ -865,6 +994,14 @@ def _polars_features(folder: Path, as_of: dt.date | None) -> tuple[object, dt.da
     return polars_features(tables, as_of).frame, as_of
 
 
+def _readers(folder: Path, engine: str) -> str:
+    """How this script reads ``folder``'s tables, for the reports."""
+    parquet = any((folder / f"{name}.parquet").exists() for name in TABLES)
+    csv = any((folder / f"{name}.csv").exists() for name in TABLES)
+    kinds = [f"{engine} CSV reader"] * csv + ["pyarrow Parquet reader"] * parquet
+    return " + ".join(kinds) or "no tables"
+
+
 def check(folder: Path, as_of: dt.date | None = None, engine: str = "pyarrow") -> int:
     """Compare both ways' features on ``folder``; 0 if they agree, else 1."""
     t = time.perf_counter()
@@ -874,7 +1011,10 @@ def check(folder: Path, as_of: dt.date | None = None, engine: str = "pyarrow") -
     ours, our_as_of = run(folder, as_of, engine)
     t_pandas = time.perf_counter() - t
     print(f"{folder}: {len(ours):,} persons, as of {our_as_of} (trustscore: {their_as_of})")
-    print(f"in-process: trustscore {t_polars:.2f} s, pandas ({engine} reader) {t_pandas:.2f} s")
+    print(
+        f"in-process: trustscore {t_polars:.2f} s, pandas ({_readers(folder, engine)}) "
+        f"{t_pandas:.2f} s"
+    )
     problems: list[str] = []
     if our_as_of != their_as_of:
         problems.append(f"as-of differs: pandas {our_as_of}, trustscore {their_as_of}")
@@ -1073,7 +1213,8 @@ def main(argv: list[str] | None = None) -> int:
         "--engine",
         choices=("c", "pyarrow"),
         default="pyarrow",
-        help="pd.read_csv's parser (default pyarrow: threads; c: the classic one)",
+        help="pd.read_csv's parser for CSV tables (default pyarrow: threads; c: the classic "
+        "one); Parquet tables are read with pd.read_parquet's pyarrow engine",
     )
     parser.add_argument(
         "--max-load", type=float, default=1.5, help="with --time: wait for a lower load first"
