@@ -28,7 +28,7 @@ import numpy.typing as npt
 from trustscore.errors import ResourceError, UsageError
 
 LOCAL = "local"
-PARTS_PER_WORKER = 2  # partitions in flight per worker: one running, one arriving
+PARTS_PER_WORKER = 2  # partitions per worker: each smaller, so less is held and sent at once
 
 In = TypeVar("In")
 Out = TypeVar("Out")
