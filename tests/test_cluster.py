@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,8 +26,8 @@ from trustscore.cli import app
 from trustscore.cluster import Cluster
 from trustscore.config import Config
 from trustscore.errors import ResourceError
-from trustscore.features import FeatureConfig, compute_features, default_as_of
-from trustscore.features.partition import compute_features_partitioned
+from trustscore.features import FeatureConfig, compute_features, default_as_of, partition
+from trustscore.features.partition import Slice, Spooled, compute_features_partitioned, spool
 from trustscore.ingest import read_folder
 from trustscore.model import to_matrix
 from trustscore.model_folder import SCORES_FILE, ModelFolder
@@ -42,17 +43,34 @@ def cluster() -> Iterator[Cluster]:
         yield c
 
 
-def test_partitions_on_the_workers_equal_the_whole_table(cluster: Cluster) -> None:
+@pytest.mark.parametrize("way", ["spooled", "through dask"])
+def test_partitions_on_the_workers_equal_the_whole_table(
+    cluster: Cluster, way: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways a partition reaches its worker: as Arrow files in a temporary
+    folder (a local cluster), or inside its Dask task (a remote one)."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    tempfile.tempdir = None  # read TMPDIR again
+    spooled: list[Path] = []
+
+    def spy(part: Slice, folder: Path) -> Spooled:
+        spooled.append(folder)
+        return spool(part, folder)
+
+    monkeypatch.setattr(partition, "spool", spy)
     tables, _ = read_folder(SAMPLE_DATA)
     as_of = default_as_of(tables)
     config = FeatureConfig(counterfeit_in_model=True)
     whole = compute_features(tables, as_of, config)
-    split = compute_features_partitioned(
-        tables, as_of, config, parts=cluster.parts, run=cluster.map
-    )
+    run = cluster.run_slices if way == "spooled" else cluster.map
+    split = compute_features_partitioned(tables, as_of, config, parts=cluster.parts, run=run)
+    tempfile.tempdir = None
     assert cluster.parts == 4
     assert_frame_equal(whole.frame, split.frame, check_exact=True)
     assert_frame_equal(whole.events, split.events, check_exact=True)
+    if way == "spooled":
+        assert len(spooled) == 4 and all(tmp_path in p.parents for p in spooled)
+    assert list(tmp_path.iterdir()) == []  # the spooled partitions are gone
 
 
 def test_features_cli_on_a_local_cluster_gives_the_same_bytes(tmp_path: Path) -> None:

@@ -16,16 +16,25 @@ from __future__ import annotations
 
 import importlib
 import logging
+import tempfile
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from trustscore.errors import ResourceError, UsageError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from trustscore.features.partition import Slice, Spooled
+
+    SliceResult = tuple[pl.DataFrame, pl.DataFrame]
 
 LOCAL = "local"
 PARTS_PER_WORKER = 2  # partitions per worker: each smaller, so less is held and sent at once
@@ -118,24 +127,63 @@ class Cluster:
         """How many partitions the persons fall into: a few per worker."""
         return max(2, PARTS_PER_WORKER * self.workers)
 
-    def map(self, fn: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
-        """``fn`` over ``items`` on the workers, results in order.
+    def map(
+        self,
+        fn: Callable[[In], Out],
+        items: Iterable[In],
+        done: Callable[[In], None] | None = None,
+    ) -> Iterator[Out]:
+        """``fn`` over ``items`` on the workers, results in order; ``done(item)``
+        once an item's result is in.
 
         Items are made (and sent) only as workers free up, so this process
         never holds more than a few partitions at once.
         """
         window = max(1, self.workers)
-        pending: deque[Any] = deque()
+        pending: deque[tuple[In, Any]] = deque()
+
+        def next_result() -> Out:
+            item, future = pending.popleft()
+            result: Out = self._result(future)
+            if done is not None:
+                done(item)
+            return result
+
         for item in items:
             # the data travel in the task, so that the scheduler can hand it to
             # another worker should this one die (scattered data die with it)
             with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "Large object", UserWarning)
-                pending.append(self.client.submit(fn, item, pure=False))
+                warnings.filterwarnings("ignore", "(Large object|Sending large graph)")
+                pending.append((item, self.client.submit(fn, item, pure=False)))
             if len(pending) > window:
-                yield self._result(pending.popleft())
+                yield next_result()
         while pending:
-            yield self._result(pending.popleft())
+            yield next_result()
+
+    def run_slices(
+        self, fn: Callable[[Slice], SliceResult], slices: Iterable[Slice]
+    ) -> Iterator[SliceResult]:
+        """The persons' partitions on the workers (a ``partition.Runner``).
+
+        On a local cluster each partition goes to its worker as Arrow files in
+        a temporary folder of this machine, much faster than through Dask's
+        connections, and is deleted once its result is in; to a cluster's own
+        workers it travels through Dask.
+        """
+        from trustscore.features.partition import slice_features, spool, spooled_features
+
+        if self._local is None or fn is not slice_features:
+            yield from self.map(fn, slices)
+            return
+        with tempfile.TemporaryDirectory(prefix="trustscore-partitions-") as tmp:
+            spooled = (spool(part, Path(tmp) / str(k)) for k, part in enumerate(slices))
+
+            def remove(part: Spooled) -> None:
+                for file in part.files.values():
+                    if file is not None:
+                        Path(file).unlink(missing_ok=True)
+
+            yield from self.map(spooled_features, spooled, done=remove)
 
     def _result(self, future: Any) -> Any:
         try:

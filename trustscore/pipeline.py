@@ -104,7 +104,7 @@ def _features(
                 feature_config(config),
                 categories,
                 parts=cluster.parts,
-                run=cluster.map,
+                run=cluster.run_slices,
             )
         return compute_features(tables, as_of, feature_config(config), categories=categories)
     from trustscore.features.shop import compute_shop_features
