@@ -20,6 +20,7 @@ import tempfile
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -43,16 +44,23 @@ In = TypeVar("In")
 Out = TypeVar("Out")
 
 
-def _dask() -> tuple[Any, Any]:
+def _dask(module: str = "dask.distributed") -> Any:
+    """``module`` of the cluster extra (xgboost.dask only to train: it loads pandas)."""
     try:
-        import dask.distributed as distributed
-        import xgboost.dask as xgb_dask
+        return importlib.import_module(module)
     except ImportError as exc:
         raise UsageError(
             f"--cluster needs Dask, which is not installed ({exc})",
             hint="install the extra: pip install 'trustscore[cluster]'",
         ) from None
-    return distributed, xgb_dask
+
+
+@contextmanager
+def _big_tasks_allowed() -> Iterator[None]:
+    """Without Dask's warnings that a task carries much data: ours do on purpose."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "(Large object|Sending large graph)")
+        yield
 
 
 class Cluster:
@@ -67,7 +75,7 @@ class Cluster:
         self._killed: type[BaseException] = RuntimeError  # distributed.KilledWorker, once open
 
     def __enter__(self) -> Cluster:
-        distributed, _ = _dask()
+        distributed = _dask()
         self._killed = distributed.KilledWorker
         try:
             if self.address == LOCAL:
@@ -152,8 +160,7 @@ class Cluster:
         for item in items:
             # the data travel in the task, so that the scheduler can hand it to
             # another worker should this one die (scattered data die with it)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "(Large object|Sending large graph)")
+            with _big_tasks_allowed():
                 pending.append((item, self.client.submit(fn, item, pure=False)))
             if len(pending) > window:
                 yield next_result()
@@ -209,8 +216,8 @@ class Cluster:
         history: dict[str, dict[str, list[float]]],
     ) -> Any:
         """``xgboost.dask.train`` on the rows, spread over the workers (a ``model.Trainer``)."""
-        _, xgb_dask = _dask()
-        da: Any = importlib.import_module("dask.array")  # untyped
+        xgb_dask = _dask("xgboost.dask")
+        da = _dask("dask.array")
         n = self.workers
 
         def matrix(xs: npt.NDArray[np.float32], ys: npt.NDArray[Any]) -> Any:
@@ -225,15 +232,16 @@ class Cluster:
             )
 
         try:
-            found = xgb_dask.train(
-                self.client,
-                params,
-                matrix(X, y),
-                num_boost_round=rounds,
-                evals=[(matrix(xs, ys), name) for xs, ys, name in evals],
-                callbacks=callbacks,
-                verbose_eval=False,
-            )
+            with _big_tasks_allowed():  # the rows travel in the graph, once
+                found = xgb_dask.train(
+                    self.client,
+                    params,
+                    matrix(X, y),
+                    num_boost_round=rounds,
+                    evals=[(matrix(xs, ys), name) for xs, ys, name in evals],
+                    callbacks=callbacks,
+                    verbose_eval=False,
+                )
         except self._killed as exc:
             raise self._died(exc) from None
         history.update(found["history"])

@@ -59,10 +59,10 @@ _FRAMES = ("persons", "consumers", "merchants", "orders", "shipments")
 class Spooled:
     """A ``Slice`` whose frames wait in Arrow IPC files of a folder its worker reads.
 
-    Sending a million persons' partition through Dask's connections took 36 s
-    (pickling 1.2 GB, then socket writes); written to a file and read back,
-    2.4 s (benchmarks/README.md). The files are Arrow's own format, read as
-    data: nothing in them is unpickled.
+    A quarter of a million persons' orders and shipments took 36 s through
+    Dask's connections, their features included (pickling 1.2 GB, then socket
+    writes); written to files and read back, 2.4 s (benchmarks/README.md).
+    The files are Arrow's own format, read as data: nothing is unpickled.
     """
 
     as_of: dt.date
