@@ -190,3 +190,47 @@ def test_a_worker_that_dies_is_exit_7_not_a_traceback() -> None:
         with pytest.raises(ResourceError, match="a Dask worker died") as caught:
             list(c.map(_die, [1]))
         assert caught.value.exit_code == 7
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["spool", "no-spool"])
+def test_a_remote_cluster_reads_partitions_from_the_spool_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: bool
+) -> None:
+    """A cluster reached by its address: with --spool the partitions go through
+    that folder (shared storage), without it through Dask; the same table."""
+    import dask.distributed
+
+    spooled: list[Path] = []
+
+    def spy(part: Slice, folder: Path) -> Spooled:
+        spooled.append(folder)
+        return spool(part, folder)
+
+    monkeypatch.setattr(partition, "spool", spy)
+    tables, _ = read_folder(SAMPLE_DATA)
+    as_of = default_as_of(tables)
+    whole = compute_features(tables, as_of)
+    with (
+        dask.distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, dashboard_address=":0", host="127.0.0.1"
+        ) as remote,
+        Cluster(remote.scheduler_address, spool=tmp_path if shared else None) as c,
+    ):
+        split = compute_features_partitioned(tables, as_of, parts=c.parts, run=c.run_slices)
+    assert_frame_equal(whole.frame, split.frame, check_exact=True)
+    assert len(spooled) == (2 if shared else 0)
+    assert all(tmp_path in p.parents for p in spooled)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_spool_needs_a_cluster_and_a_folder(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["features", str(SAMPLE_DATA), "--spool", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "use it with --cluster" in result.stderr
+    missing = tmp_path / "nowhere"
+    result = runner.invoke(
+        app, ["features", str(SAMPLE_DATA), "--cluster", "local", "--spool", str(missing)]
+    )
+    assert result.exit_code == 2
+    assert "is not a folder" in result.stderr
+    assert "on the Dask cluster" not in result.stderr

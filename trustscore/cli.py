@@ -644,10 +644,27 @@ ClusterOpt = Annotated[
 ]
 
 
+SpoolOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--spool",
+        metavar="DIR",
+        help="With --cluster: a folder every worker can read (shared storage). The "
+        "partitions reach the workers through it, much faster than through Dask.",
+        show_default=False,
+    ),
+]
+
+
 @contextmanager
-def _cluster(address: str | None, entity: Any = None) -> Iterator[Any]:
+def _cluster(address: str | None, entity: Any = None, spool: Path | None = None) -> Iterator[Any]:
     """The Dask cluster asked for with --cluster, open for the command (None: none)."""
     if address is None:
+        if spool is not None:
+            raise UsageError(
+                "--spool is where a cluster's workers read their partitions",
+                hint="use it with --cluster ADDRESS",
+            )
         yield None
         return
     from trustscore import render
@@ -657,7 +674,7 @@ def _cluster(address: str | None, entity: Any = None) -> Iterator[Any]:
 
     check_cluster(entity or Entity.PERSON)  # before a local cluster takes seconds to start
 
-    with Cluster(address) as cluster:
+    with Cluster(address, spool=spool) as cluster:
         render.print_note(f"on the Dask cluster {address}: {cluster.workers} worker(s)")
         yield cluster
 
@@ -709,6 +726,7 @@ def features(
     entity: EntityOpt = None,
     owner_model: OwnerModelOpt = None,
     cluster: ClusterOpt = None,
+    spool: SpoolOpt = None,
 ) -> None:
     """Compute the per-person feature table.
 
@@ -732,7 +750,7 @@ def features(
     chosen = _entity(entity) or Entity.PERSON
     out.entity = chosen
     cfg = config_mod.load(config)
-    with _cluster(cluster, chosen) as engine:
+    with _cluster(cluster, chosen, spool) as engine:
         prepared = prepare(
             data_dir,
             config=cfg,
@@ -820,6 +838,7 @@ def build(
     entity: EntityOpt = None,
     owner_model: OwnerModelOpt = None,
     cluster: ClusterOpt = None,
+    spool: SpoolOpt = None,
 ) -> None:
     """Learn a trust score and write the model folder.
 
@@ -843,7 +862,7 @@ def build(
     cfg = config_mod.with_label(cfg, label, label_window)
     chosen = _entity(entity) or Entity.PERSON
     with (
-        _cluster(cluster, chosen) as engine,
+        _cluster(cluster, chosen, spool) as engine,
         render.phases(_stderr_is_terminal()) as (phase, rounds),
     ):
         result = run_build(
@@ -938,6 +957,7 @@ def score(
     entity: EntityOpt = None,
     owner_model: OwnerModelOpt = None,
     cluster: ClusterOpt = None,
+    spool: SpoolOpt = None,
 ) -> None:
     """Score everyone in DATA_DIR with a saved model.
 
@@ -966,7 +986,7 @@ def score(
                 f"--reasons {reasons}: the model has {len(folder.specs)} features",
                 hint=f"ask for at most {len(folder.specs)}",
             )
-        with _cluster(cluster, out.entity) as engine:
+        with _cluster(cluster, out.entity, spool) as engine:
             scored, prepared = score_with(
                 folder,
                 data_dir,

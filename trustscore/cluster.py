@@ -66,8 +66,18 @@ def _big_tasks_allowed() -> Iterator[None]:
 class Cluster:
     """A connection to a Dask scheduler (or a LocalCluster here), open while in ``with``."""
 
-    def __init__(self, address: str, *, workers: int | None = None, timeout: float = 10) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        workers: int | None = None,
+        timeout: float = 10,
+        spool: Path | None = None,
+    ) -> None:
         self.address = address
+        # a folder every worker can read (shared storage): the partitions go to the
+        # workers through it; a local cluster uses a temporary folder of this machine
+        self.spool = spool
         self._workers = workers  # local only: how many worker processes (default: cores)
         self._timeout = timeout  # seconds to reach a scheduler
         self._local: Any = None
@@ -75,6 +85,11 @@ class Cluster:
         self._killed: type[BaseException] = RuntimeError  # distributed.KilledWorker, once open
 
     def __enter__(self) -> Cluster:
+        if self.spool is not None and not self.spool.is_dir():
+            raise UsageError(
+                f"--spool {str(self.spool)!r} is not a folder",
+                hint="give a folder every worker can read (shared storage)",
+            )
         distributed = _dask()
         self._killed = distributed.KilledWorker
         try:
@@ -172,17 +187,21 @@ class Cluster:
     ) -> Iterator[SliceResult]:
         """The persons' partitions on the workers (a ``partition.Runner``).
 
-        On a local cluster each partition goes to its worker as Arrow files in
-        a temporary folder of this machine, much faster than through Dask's
-        connections, and is deleted once its result is in; to a cluster's own
-        workers it travels through Dask.
+        Each partition goes to its worker as Arrow files in a folder of its own
+        in the spool folder (``--spool``; on a local cluster, by default, this
+        machine's temporary folder), much faster than through Dask's
+        connections, and is deleted once its result is in. Without a spool
+        folder, on a remote cluster, partitions travel through Dask.
         """
         from trustscore.features.partition import slice_features, spool, spooled_features
 
-        if self._local is None or fn is not slice_features:
+        where = self.spool
+        if where is None and self._local is not None:
+            where = Path(tempfile.gettempdir())
+        if where is None or fn is not slice_features:
             yield from self.map(fn, slices)
             return
-        with tempfile.TemporaryDirectory(prefix="trustscore-partitions-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="trustscore-partitions-", dir=where) as tmp:
             spooled = (spool(part, Path(tmp) / str(k)) for k, part in enumerate(slices))
 
             def remove(part: Spooled) -> None:
