@@ -37,6 +37,19 @@ runner = CliRunner()
 DIMENSIONS = ["credit_history", "behaviour", "capacity", "identity", "connections"]
 
 
+@pytest.fixture
+def spooled(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The folders partitions were spooled to (partition.spool, spied on)."""
+    found: list[Path] = []
+
+    def spy(part: Slice, folder: Path) -> Spooled:
+        found.append(folder)
+        return spool(part, folder)
+
+    monkeypatch.setattr(partition, "spool", spy)
+    return found
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     with Cluster("local", workers=2) as c:
@@ -45,19 +58,16 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.mark.parametrize("way", ["spooled", "through dask"])
 def test_partitions_on_the_workers_equal_the_whole_table(
-    cluster: Cluster, way: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cluster: Cluster,
+    way: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    spooled: list[Path],
 ) -> None:
     """Both ways a partition reaches its worker: as Arrow files in a temporary
     folder (a local cluster), or inside its Dask task (a remote one)."""
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     tempfile.tempdir = None  # read TMPDIR again
-    spooled: list[Path] = []
-
-    def spy(part: Slice, folder: Path) -> Spooled:
-        spooled.append(folder)
-        return spool(part, folder)
-
-    monkeypatch.setattr(partition, "spool", spy)
     tables, _ = read_folder(SAMPLE_DATA)
     as_of = default_as_of(tables)
     config = FeatureConfig(counterfeit_in_model=True)
@@ -194,19 +204,12 @@ def test_a_worker_that_dies_is_exit_7_not_a_traceback() -> None:
 
 @pytest.mark.parametrize("shared", [True, False], ids=["spool", "no-spool"])
 def test_a_remote_cluster_reads_partitions_from_the_spool_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: bool
+    tmp_path: Path, shared: bool, spooled: list[Path]
 ) -> None:
     """A cluster reached by its address: with --spool the partitions go through
     that folder (shared storage), without it through Dask; the same table."""
     import dask.distributed
 
-    spooled: list[Path] = []
-
-    def spy(part: Slice, folder: Path) -> Spooled:
-        spooled.append(folder)
-        return spool(part, folder)
-
-    monkeypatch.setattr(partition, "spool", spy)
     tables, _ = read_folder(SAMPLE_DATA)
     as_of = default_as_of(tables)
     whole = compute_features(tables, as_of)
