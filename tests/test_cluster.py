@@ -237,3 +237,76 @@ def test_spool_needs_a_cluster_and_a_folder(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "is not a folder" in result.stderr
     assert "on the Dask cluster" not in result.stderr
+
+
+def test_spools_of_killed_runs_are_cleaned_and_nothing_else(
+    tmp_path: Path, cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed outright (SIGKILL, out of memory) leaves its partitions; the
+    next run on this machine removes them, and only them."""
+    from trustscore import cluster as cluster_mod
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    host = cluster_mod._HOST
+    stale = tmp_path / f"trustscore-partitions-{host}-{dead.stdout.strip()}-x1"
+    (stale / "0").mkdir(parents=True)
+    (stale / "0" / "3.arrow").write_bytes(b"old")
+    alive = tmp_path / f"trustscore-partitions-{host}-{os.getpid()}-x2"  # a run going on
+    (alive / "0").mkdir(parents=True)
+    (alive / "0" / "3.arrow").write_bytes(b"busy")
+    theirs = tmp_path / f"trustscore-partitions-{host}-{dead.stdout.strip()}-x3"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("not ours")  # named like ours, holding other things
+    monkeypatch.setattr(cluster, "spool", tmp_path)
+    tables, _ = read_folder(SAMPLE_DATA)
+    as_of = default_as_of(tables)
+    compute_features_partitioned(tables, as_of, parts=2, run=cluster.run_slices)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, theirs.name])
+
+
+def test_a_terminated_build_leaves_nothing_behind(tmp_path: Path) -> None:
+    """`kill` (SIGTERM) while a --cluster build's partitions are spooled: exit 143,
+    no model folder or half of one, no spooled partitions (they were 2.3 GB at a
+    million persons when this was found)."""
+    import signal
+    import time
+
+    from trustscore.sample import generate
+
+    data = tmp_path / "data"
+    generate(data, persons=20000, seed=3)
+    out = tmp_path / "model"
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    env = {**os.environ, "TMPDIR": str(spool_dir)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trustscore",
+            "build",
+            str(data),
+            "--out",
+            str(out),
+            "--cluster",
+            "local",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith("trustscore-partitions") for p in spool_dir.iterdir()):
+        assert proc.poll() is None, "the build ended before its partitions were spooled"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".model")] == []
+    assert [p.name for p in spool_dir.iterdir() if p.name.startswith("trustscore-part")] == []

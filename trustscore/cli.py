@@ -1962,11 +1962,19 @@ def monitor(
         raise typer.Exit(EXIT_DRIFT)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """The console script: quiet under ``| head``, documented exit codes."""
     if hasattr(signal, "SIGPIPE"):
         # a closed pipe ends us quietly, as a Unix filter should
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # `kill` (SIGTERM) unwinds like an interrupt, so what a command made for itself
+    # goes with it: a half-written model folder, a cluster's workers and the
+    # partitions spooled for them (gigabytes, in a temporary folder)
+    signal.signal(signal.SIGTERM, _terminated)
     if os.environ.get("NO_COLOR") == "":
         os.environ.pop("NO_COLOR")
     app(prog_name="trustscore")

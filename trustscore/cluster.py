@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import shutil
+import socket
 import tempfile
 import warnings
 from collections import deque
@@ -29,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trustscore.errors import ResourceError, UsageError
+from trustscore.model_folder import process_alive
 
 if TYPE_CHECKING:
     import polars as pl
@@ -53,6 +57,23 @@ def _dask(module: str = "dask.distributed") -> Any:
             f"--cluster needs Dask, which is not installed ({exc})",
             hint="install the extra: pip install 'trustscore[cluster]'",
         ) from None
+
+
+_SPOOL = "trustscore-partitions-"
+_HOST = socket.gethostname().replace("-", "_")
+
+
+def _clean_stale_spools(where: Path) -> None:
+    """Remove the spooled partitions of runs on this machine that were killed
+    (SIGKILL, out of memory): only folders named as ours, from a process that is
+    gone, holding nothing but our Arrow files."""
+    for folder in where.glob(f"{_SPOOL}{_HOST}-*"):
+        pid = folder.name.removeprefix(f"{_SPOOL}{_HOST}-").split("-")[0]
+        if not folder.is_dir() or not pid.isdigit() or process_alive(int(pid)):
+            continue
+        files = [f for f in folder.rglob("*") if not f.is_dir()]
+        if all(f.suffix == ".arrow" for f in files):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
@@ -201,8 +222,10 @@ class Cluster:
         if where is None or fn is not slice_features:
             yield from self.map(fn, slices)
             return
-        with tempfile.TemporaryDirectory(prefix="trustscore-partitions-", dir=where) as tmp:
-            spooled = (spool(part, Path(tmp) / str(k)) for k, part in enumerate(slices))
+        _clean_stale_spools(where)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{_SPOOL}{_HOST}-{os.getpid()}-", dir=where))
+        try:
+            spooled = (spool(part, tmp / str(k)) for k, part in enumerate(slices))
 
             def remove(part: Spooled) -> None:
                 for file in part.files.values():
@@ -210,6 +233,8 @@ class Cluster:
                         Path(file).unlink(missing_ok=True)
 
             yield from self.map(spooled_features, spooled, done=remove)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def _result(self, future: Any) -> Any:
         try:

@@ -669,14 +669,14 @@ def _recover(out: Path) -> None:
     """Put back an old model parked beside ``out`` by an interrupted two-rename swap."""
     for parked in sorted(out.parent.glob(f".{out.name}.old-*")):
         pid = parked.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and _alive(int(pid)):
+        if pid.isdigit() and process_alive(int(pid)):
             continue
         if is_model_folder(parked) and not out.exists():
             os.rename(parked, out)
             return
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:
@@ -692,7 +692,7 @@ def _clean_stale(out: Path) -> None:
     """Remove temporary folders of builds that were killed: only ours, only dead ones."""
     for tmp in out.parent.glob(f".{out.name}.tmp-*"):
         parts = tmp.name.rsplit(".tmp-", 1)[-1].split("-")
-        if not parts or not parts[0].isdigit() or _alive(int(parts[0])):
+        if not parts or not parts[0].isdigit() or process_alive(int(parts[0])):
             continue
         if (tmp / _PARTIAL).is_file() or is_model_folder(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
