@@ -25,7 +25,7 @@ from tests.conftest import SAMPLE_DATA
 from trustscore.cli import app
 from trustscore.cluster import Cluster
 from trustscore.config import Config
-from trustscore.errors import ResourceError
+from trustscore.errors import ResourceError, UsageError
 from trustscore.features import FeatureConfig, compute_features, default_as_of, partition
 from trustscore.features.partition import Slice, Spooled, compute_features_partitioned, spool
 from trustscore.ingest import read_folder
@@ -154,12 +154,54 @@ def test_a_bad_address_is_a_usage_error() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_a_scheduler_nobody_runs_is_exit_7() -> None:
+@pytest.fixture
+def clients_made(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every dask Client constructed (the real one, counted)."""
+    import distributed
+
+    made: list[object] = []
+    real = distributed.Client.__init__
+
+    def counted(self: object, *args: object, **kwargs: object) -> None:
+        made.append(args)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "__init__", counted)
+    return made
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "127.0.0.1:1"])
+def test_a_scheduler_nobody_runs_is_exit_7(address: str, clients_made: list[object]) -> None:
     with (
         pytest.raises(ResourceError, match="cannot reach the Dask scheduler"),
-        Cluster("tcp://127.0.0.1:1", timeout=1),
+        Cluster(address, timeout=1),
     ):
         pass
+    # found before any client starts: a client that fails to start leaves its
+    # event-loop thread behind, and the next client's start can time out on it
+    assert clients_made == []
+
+
+@pytest.mark.parametrize("address", ["no port here", "tcp://host-without-port", ""])
+def test_a_malformed_address_starts_no_client(address: str, clients_made: list[object]) -> None:
+    with pytest.raises(UsageError, match="is not a scheduler address"), Cluster(address):
+        pass
+    assert clients_made == []
+
+
+def test_a_client_that_fails_to_start_is_one_line_exit_7(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever Dask raises while a client starts (seen in CI: an AssertionError
+    from its event-loop thread) is one line and exit 7, not a traceback."""
+    import distributed
+
+    def broken(self: object, *args: object, **kwargs: object) -> None:
+        raise AssertionError
+
+    monkeypatch.setattr(distributed.Client, "__init__", broken)
+    result = runner.invoke(app, ["features", str(SAMPLE_DATA), "--cluster", "local"])
+    assert result.exit_code == 7, result.stderr
+    assert result.stderr.startswith("error: cannot start a local Dask cluster: AssertionError")
+    assert "Traceback" not in result.stderr
 
 
 def test_without_dask_the_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

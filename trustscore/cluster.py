@@ -14,6 +14,7 @@ imported only here and only when a cluster is asked for.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -84,6 +85,30 @@ def _big_tasks_allowed() -> Iterator[None]:
         yield
 
 
+def _reach(address: str, timeout: float) -> None:
+    """Check that ``address`` names a scheduler that accepts connections, before
+    a Dask client starts: a client that fails to start leaves its thread behind."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address, strict=False)
+        host, port = parse_host_port(location) if scheme in ("tcp", "tls") else ("", 0)
+    except ValueError as exc:
+        raise UsageError(
+            f"--cluster {address!r} is not a scheduler address: {exc}",
+            hint="give tcp://HOST:PORT, or local",
+        ) from None
+    if not host:
+        return  # another transport: the client says whether it is there
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ResourceError(
+            f"cannot reach the Dask scheduler at {address!r}: {exc}",
+            hint="start one (dask scheduler) and its workers, or use --cluster local",
+        ) from None
+
+
 class Cluster:
     """A connection to a Dask scheduler (or a LocalCluster here), open while in ``with``."""
 
@@ -113,6 +138,8 @@ class Cluster:
             )
         distributed = _dask()
         self._killed = distributed.KilledWorker
+        if self.address != LOCAL:
+            _reach(self.address, self._timeout)
         try:
             if self.address == LOCAL:
                 self._local = distributed.LocalCluster(
@@ -123,21 +150,29 @@ class Cluster:
                     dashboard_address=":0",  # a free port: two at once never clash
                     silence_logs=logging.CRITICAL,  # failures come back as our errors
                 )
-                self.client = distributed.Client(self._local)
-            else:
-                self.client = distributed.Client(self.address, timeout=f"{self._timeout}s")
-        except (OSError, TimeoutError) as exc:
+            self.client = distributed.Client(
+                self._local if self._local is not None else self.address,
+                timeout=f"{self._timeout}s",
+            )
+        except Exception as exc:  # whatever Dask raises, it is one line and exit 7
+            failure = f"{type(exc).__name__}: {exc}".rstrip(": ")
+        else:
+            failure = ""
+        if failure:
             self.close()
+            # a Client whose start failed is closed by its __del__, which waits on
+            # its event loop; were the collector to run that in the next client's
+            # starting thread, that start would time out: collect it here, now
+            gc.collect()
+            where = (
+                "start a local Dask cluster"
+                if self.address == LOCAL
+                else f"reach the Dask scheduler at {self.address!r}"
+            )
             raise ResourceError(
-                f"cannot reach the Dask scheduler at {self.address!r}: {exc}",
+                f"cannot {where}: {failure}",
                 hint="start one (dask scheduler) and its workers, or use --cluster local",
-            ) from None
-        except ValueError as exc:
-            self.close()
-            raise UsageError(
-                f"--cluster {self.address!r} is not a scheduler address: {exc}",
-                hint="give tcp://HOST:PORT, or local",
-            ) from None
+            )
         if self.workers == 0:
             self.close()
             raise ResourceError(
