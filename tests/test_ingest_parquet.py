@@ -250,3 +250,74 @@ def test_what_pandas_and_other_writers_leave(tmp_path: Path) -> None:
         result = runner.invoke(app, ["validate", str(_folder(tmp_path, consumers=odd))])
         assert result.exit_code == 3, (column, result.stderr)
         assert "one value per cell" in result.stderr and f"column {column}" in result.stderr
+
+
+_LARGEST = 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "dtype", "year"),
+    [
+        # the largest integer as a time stamp: a sentinel some exports write
+        ("ts", [_LARGEST], pl.Datetime("us"), "294247"),
+        ("ts", [_LARGEST], pl.Datetime("ms", "UTC"), "292278994"),
+        ("ts", [-_LARGEST], pl.Datetime("ns", "Asia/Shanghai"), "1677"),
+        ("due_date", [2**31 - 1], pl.Date, "5881580"),
+        ("due_date", [-(2**31)], pl.Date, "-5877641"),
+    ],
+)
+def test_a_time_beyond_any_calendar_is_an_error_not_a_crash(
+    tmp_path: Path, column: str, values: list[int], dtype: pl.DataType, year: str
+) -> None:
+    """Polars panics turning such a number into a date or text; it is read as
+    the value it is, an error naming file, row and column."""
+    ok = pl.Series([dt.datetime(2025, 1, 1)]).cast(dtype).to_physical().to_list()
+    transactions = pl.DataFrame(
+        {
+            "txn_id": ["T1", "T2"],
+            "buyer_id": ["A", "A"],
+            "merchant_id": ["M", "M"],
+            "ts": [dt.datetime(2025, 1, 1)] * 2,
+            "amount": [5.0, 6.0],
+            "status": ["completed"] * 2,
+        }
+    ).with_columns(pl.Series(column, ok + values).cast(dtype))
+    data = _folder(
+        tmp_path, consumers=pl.DataFrame({"person_id": ["A"]}), transactions=transactions
+    )
+    got = _problems(data)
+    assert len(got) == 1, got
+    assert got[0].startswith(f"'the year {year}': ")
+    assert got[0].endswith(f"(transactions.parquet, row 2, column {column})")
+    result = runner.invoke(app, ["validate", str(data)])
+    assert result.exit_code == 3
+    assert "panicked" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_passthrough_time_beyond_any_calendar_is_kept_as_text(tmp_path: Path) -> None:
+    consumers = pl.DataFrame({"person_id": ["A", "B"]}).with_columns(
+        pl.Series("last_seen", [0, _LARGEST]).cast(pl.Datetime("us"))
+    )
+    tables, _ = read_folder(_folder(tmp_path, consumers=consumers))
+    assert tables.consumers["last_seen"].to_list() == [
+        "1970-01-01 00:00:00.000000",
+        "the year 294247",
+    ]
+
+
+def test_a_panic_in_native_code_is_one_line_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyo3 hands a Rust panic to Python as a BaseException, which ``except
+    Exception`` lets through: the CLI still says it in one line."""
+
+    def panics(*args: object, **kwargs: object) -> None:
+        raise pl.exceptions.PanicException("index out of bounds\nnote: run with RUST_BACKTRACE=1")
+
+    monkeypatch.setattr("trustscore.ingest.read_folder", panics)
+    result = runner.invoke(app, ["validate", str(SAMPLE_DATA)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "error: unexpected PanicException: index out of bounds"
+    )
+    assert "Traceback" not in result.stderr

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import polars as pl
 import typer
@@ -226,17 +226,29 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             _report(resource)
             raise typer.Exit(resource.exit_code) from None
         except Exception as exc:
-            from trustscore import render
-
-            if _state["debug"]:
-                _traceback()
-            render.print_error(
-                f"unexpected {type(exc).__name__}: {exc}",
-                None if _state["debug"] else "run again with --debug for the traceback",
-            )
-            raise typer.Exit(1) from None
+            _unexpected(exc)
+        except BaseException as exc:
+            # a panic in Polars' or XGBoost's native code reaches Python as a
+            # BaseException (pyo3's PanicException): a bug, and one line like any
+            if type(exc).__name__ != "PanicException":
+                raise
+            _unexpected(exc)
 
     return wrapper
+
+
+def _unexpected(exc: BaseException) -> NoReturn:
+    """An error nothing foresaw (a bug): one line, exit 1, the traceback with --debug."""
+    from trustscore import render
+
+    if _state["debug"]:
+        _traceback()
+    first = str(exc).strip().splitlines()[:1]
+    render.print_error(
+        f"unexpected {type(exc).__name__}: {first[0] if first else ''}".rstrip(": "),
+        None if _state["debug"] else "run again with --debug for the traceback",
+    )
+    raise typer.Exit(1) from None
 
 
 class Output:

@@ -40,7 +40,7 @@ import io
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -974,6 +974,58 @@ def _native(col: Column, dtype: pl.DataType) -> pl.Expr | None:
     return None
 
 
+_BEYOND = "\x00beyond:"  # the text shown for a date or time stamp far outside any calendar
+# dates and times inside these are converted as usual; the contract's range is well within
+_SAFE_SPAN = (dt.datetime(1800, 1, 1), dt.datetime(2300, 1, 1))
+
+
+def _beyond_calendar(
+    raw: pl.DataFrame, schema: Mapping[str, pl.DataType]
+) -> tuple[pl.DataFrame, set[str]]:
+    """``raw`` with every date or time stamp outside ``_SAFE_SPAN`` emptied, and the
+    names of the columns that held one.
+
+    A Parquet file can hold any 64-bit number as a time stamp (an edited or
+    damaged file, a sentinel like the largest integer): Polars panics when it
+    turns one beyond its calendar into a date or text. Such cells are emptied
+    before anything converts them, and a column ``_BEYOND + name`` says what
+    they held ("the year 292278") for the error that names them.
+    """
+    found: set[str] = set()
+    added: list[pl.Expr] = []
+    for name, dtype in schema.items():
+        if not isinstance(dtype, pl.Date | pl.Datetime) or name not in raw.columns:
+            continue
+        if isinstance(dtype, pl.Date):
+            per_day, lo, hi = 1, *(_days(t) for t in _SAFE_SPAN)
+        else:
+            per_day = {"ns": 86_400_000_000_000, "us": 86_400_000_000, "ms": 86_400_000}[
+                dtype.time_unit
+            ]
+            lo, hi = (_days(t) * per_day for t in _SAFE_SPAN)
+        number = pl.col(name).to_physical()
+        outside = (number < lo) | (number >= hi)
+        if not raw.select(outside.any()).item():
+            continue
+        found.add(name)
+        year = (number.cast(pl.Float64) / per_day / 365.2425 + 1970).floor().cast(pl.Int64)
+        added += [
+            pl.when(outside).then(pl.format("the year {}", year)).alias(_BEYOND + name),
+            pl.when(~outside).then(number).cast(dtype).alias(name),
+        ]
+    return (raw.with_columns(added) if added else raw), found
+
+
+def _days(t: dt.datetime) -> int:
+    return (t - dt.datetime(1970, 1, 1)).days
+
+
+def _text(name: str, beyond: set[str]) -> pl.Expr:
+    """A Parquet column's cells as text (what a CSV would hold), for reading and errors."""
+    text = pl.col(name).cast(pl.String)
+    return pl.coalesce(text, pl.col(_BEYOND + name)) if name in beyond else text
+
+
 def _scalar(dtype: pl.DataType) -> bool:
     """A Parquet type a cell of the contract can come in."""
     return (
@@ -1031,6 +1083,7 @@ def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
             Problem(file, None, None, None, f"a Parquet file ({str(exc)[:120]})", "not_parquet")
         ) from None
     raw = raw.with_row_index(_ROW, offset=1).with_columns(pl.col(_ROW).cast(pl.Int64))
+    raw, beyond = _beyond_calendar(raw, schema)
     extras = [h for h in header if h not in known]
     passthrough = list(extras) if table.passthrough else []
 
@@ -1041,7 +1094,7 @@ def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
             values.append(pl.lit(None, dtype=col.dtype).alias(col.name))
             continue
         dtype = schema[col.name]
-        text = pl.col(col.name).cast(pl.String)
+        text = _text(col.name, beyond)
         native = None if col.kind is Kind.STRING else _native(col, dtype)
         if col.kind is Kind.STRING:
             values.append(text.alias(col.name))
@@ -1051,8 +1104,7 @@ def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
         else:
             values.append(native.alias(col.name))
     values.extend(  # as text, as a CSV gives them (NaN: unknown, as above)
-        (pl.col(x).fill_nan(None) if schema[x].is_float() else pl.col(x))
-        .cast(pl.String)
+        (pl.col(x).fill_nan(None).cast(pl.String) if schema[x].is_float() else _text(x, beyond))
         .str.strip_chars()
         .alias(x)
         for x in passthrough
@@ -1067,7 +1119,7 @@ def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
         if not mask.any():
             return
         rows = raw.filter(mask)
-        shown = None if rule == "empty" else pl.col(col.name).cast(pl.String)
+        shown = None if rule == "empty" else _text(col.name, beyond)
         expected = "a value (required)" if rule == "empty" else col.expected()
         found.append(_problem_rows(rows, col.name, shown, expected, rule, order[col.name]))
 
@@ -1083,6 +1135,8 @@ def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
                 report_rows(col, empty.fill_null(True), "empty")
             continue
         blank = given.is_null()
+        if col.name in beyond:  # a time no calendar holds is a value, and a wrong one
+            blank = blank & raw.get_column(_BEYOND + col.name).is_null()
         if col in parsed and given.dtype == pl.String:  # spaces alone are empty, as in a CSV
             blank = blank | (given.str.strip_chars() == "").fill_null(False)
         if given.dtype.is_float():  # NaN is how pandas writes a missing number
