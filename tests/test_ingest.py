@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.conftest import CONSUMERS, LOGISTICS, MERCHANTS, TRANSACTIONS, FolderMaker
@@ -383,3 +385,32 @@ def test_a_status_outside_the_contract_is_one_line_naming_it(make_folder: Folder
         "error: 'on_hold': one of completed, refunded, cancelled, disputed, chargeback, "
         "pending (transactions.csv, line 3, column status)"
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    keys=st.lists(st.sampled_from("ABCDEFGHIJ"), unique=True, max_size=8),
+    values=st.lists(st.none() | st.sampled_from("ABCDEFGHIJKL"), max_size=30),
+    ordered=st.booleans(),
+)
+def test_every_way_of_checking_references_finds_the_same(
+    keys: list[str], values: list[str | None], ordered: bool
+) -> None:
+    """``_dangling`` searches sorted keys when there are about as many keys as
+    values and joins otherwise; with nulls it finds dangling rows alone. Each
+    way gives what a plain lookup gives."""
+    from trustscore.ingest import _ROW, _dangling
+
+    keys = sorted(keys) if ordered else keys
+    frame = pl.DataFrame(
+        {_ROW: range(1, len(values) + 1), "ref": values}, schema={_ROW: pl.Int64, "ref": pl.String}
+    )
+    dangling, positions = _dangling(frame, "ref", pl.Series(keys, dtype=pl.String))
+    where = {k: i for i, k in enumerate(keys)}
+    expected = [(i, v) for i, v in enumerate(values, 1) if v is not None and v not in where]
+    assert list(zip(dangling[_ROW], dangling["ref"], strict=True)) == expected
+    if None in values:
+        assert positions is None
+    else:
+        assert positions is not None
+        assert positions.to_list() == [where.get(v) for v in values]
