@@ -1,9 +1,11 @@
-"""Reading and checking a data folder (``trustscore validate``), this checkout
-against another one (a git worktree of an earlier commit), alternately in the
-same run: whole processes, bytecode cached, median wall seconds and peak RSS.
+"""Reading and checking a data folder (``trustscore validate``), or that and
+the features (``--command features``), this checkout against another one (a
+git worktree of an earlier commit), alternately in the same run: whole
+processes, bytecode cached, median wall seconds and peak RSS.
 
     git worktree add /tmp/before COMMIT
     uv run python benchmarks/bench_read.py --against /tmp/before DIR [DIR ...] [--runs 3]
+        [--command validate|features]
 
 The other checkout runs with this environment's packages, its own
 ``trustscore`` first on PYTHONPATH.
@@ -25,6 +27,7 @@ def main() -> None:
     ap.add_argument("data", type=Path, nargs="+")
     ap.add_argument("--against", type=Path, required=True, help="another checkout's root")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--command", choices=["validate", "features"], default="validate")
     args = ap.parse_args()
     env = compile_bytecode()
     import compileall
@@ -35,7 +38,9 @@ def main() -> None:
     print(HEADER)
     for data in args.data:
         # -P: not the working folder first on sys.path, so PYTHONPATH picks the checkout
-        cmd = [PY, "-P", "-m", "trustscore", "validate", str(data)]
+        cmd = [PY, "-P", "-m", "trustscore", args.command, str(data)]
+        if args.command == "features":
+            cmd += ["-f", "csv"]
         got: dict[str, list[tuple[float, float]]] = {"this": [], "other": []}
         for _ in range(args.runs):  # alternately, so drift hits both alike
             got["other"].append(run(cmd, there))
@@ -43,7 +48,7 @@ def main() -> None:
         for label, results in got.items():
             walls = [w for w, _ in results]
             print(
-                f"| validate {data.name} ({label}) | {statistics.median(walls):.2f} | "
+                f"| {args.command} {data.name} ({label}) | {statistics.median(walls):.2f} | "
                 f"{min(walls):.2f}-{max(walls):.2f} | {max(m for _, m in results):,.0f} | "
                 f"{args.runs} |"
             )

@@ -28,6 +28,10 @@ class DataTables:
     logistics: pl.DataFrame | None = None
     passthrough: list[str] = field(default_factory=list)
     folder: Path | None = None
+    # for each logistics row, the row of its order in transactions (UInt32), as
+    # ingest's check of the references found it: a hint that saves the features
+    # the one large join (millions of ids against millions); they check it first
+    order_rows: pl.Series | None = None
 
     def present(self) -> list[str]:
         names = ["consumers"]

@@ -1420,6 +1420,8 @@ def read_folder(
         got = reads.get(name)
         return None if got is None else _handed_on(got.frame)
 
+    shipped = reads.get("logistics")
+    link = link_column("txn_id")
     tables = DataTables(
         consumers=_handed_on(consumers.frame),
         merchants=frame("merchants"),
@@ -1427,6 +1429,11 @@ def read_folder(
         logistics=frame("logistics"),
         passthrough=consumers.passthrough,
         folder=None if str(folder) == STDIN else Path(folder),
+        order_rows=(
+            shipped.frame.get_column(link)
+            if shipped is not None and link in shipped.frame.columns
+            else None
+        ),
     )
     for name in tables.missing():
         report.notes.append(

@@ -130,6 +130,20 @@ def _txn_rows(shipment_txn: pl.Series, txn: pl.Series) -> pl.Series:
     return pl.select(pl.when(same_id).then(rows)).to_series().alias("tid")
 
 
+def _linked(rows: pl.Series | None, shipment_txn: pl.Series, txn: pl.Series) -> pl.Series | None:
+    """``_txn_rows`` from ingest's link (``DataTables.order_rows``), or None when it
+    is absent or does not fit these tables: every shipment linked, to an order
+    of the same id. (Checking costs a gather and a comparison; the join it
+    saves, 3-4 s at a million persons.)"""
+    if rows is None or rows.len() != shipment_txn.len() or rows.null_count():
+        return None
+    if rows.len() and (rows.max() or 0) >= txn.len():  # type: ignore[operator]
+        return None
+    if not (txn.gather(rows) == shipment_txn).all():
+        return None
+    return rows.cast(pl.UInt32).alias("tid")
+
+
 @dataclass(frozen=True)
 class AsOfView:
     """The tables as seen at ``as_of``. Frames are lazy; None = table absent.
@@ -261,7 +275,9 @@ def as_of_view(tables: DataTables, as_of: dt.date) -> AsOfView:
     shipments: pl.LazyFrame | None = None
     if tables.logistics is not None and txns is not None:
         raw = _complete(tables.logistics, "logistics")
-        tid = _txn_rows(raw.get_column("txn_id"), txns.get_column("txn_id"))
+        tid = _linked(tables.order_rows, raw.get_column("txn_id"), txns.get_column("txn_id"))
+        if tid is None:
+            tid = _txn_rows(raw.get_column("txn_id"), txns.get_column("txn_id"))
         of_order = [txns.get_column(c).gather(tid).alias(c) for c in ("pid", "owner", "mid", "ts")]
         known_at = (
             pl.when(pl.col("status") == "lost")
