@@ -414,3 +414,34 @@ def test_every_way_of_checking_references_finds_the_same(
     else:
         assert positions is not None
         assert positions.to_list() == [where.get(v) for v in values]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    like=st.lists(st.integers(1, 6), max_size=6),
+    pieces=st.lists(st.integers(1, 6), max_size=6),
+)
+def test_a_column_added_to_a_table_is_cut_as_its_columns(
+    like: list[int], pieces: list[int]
+) -> None:
+    """A CSV's columns come in one piece per block read; a column added in other
+    pieces makes Polars copy the whole table at its next select."""
+    from trustscore.ingest import _aligned
+
+    total = sum(like)
+    extra = total - sum(pieces)
+    if extra < 0:
+        pieces, extra = [], total
+    shape = [*pieces, extra] if extra else pieces
+    column = pl.concat(
+        [pl.Series("v", range(sum(shape[:i]), sum(shape[: i + 1]))) for i in range(len(shape))]
+        or [pl.Series("v", [], dtype=pl.Int64)],
+        rechunk=False,
+    )
+    base = pl.concat(
+        [pl.Series("k", [0] * n) for n in like] or [pl.Series("k", [], dtype=pl.Int64)],
+        rechunk=False,
+    )
+    got = _aligned(column, base)
+    assert got.to_list() == list(range(total))
+    assert got.chunk_lengths() == base.chunk_lengths()
