@@ -1,11 +1,12 @@
 """Reading and checking a data folder (``trustscore validate``), or that and
-the features (``--command features``), this checkout against another one (a
-git worktree of an earlier commit), alternately in the same run: whole
-processes, bytecode cached, median wall seconds and peak RSS.
+the features (``--command features``), or a build (``--command build``), this
+checkout against another one (a git worktree of an earlier commit), alternately
+in the same run: whole processes, bytecode cached, median wall seconds and
+peak RSS.
 
     git worktree add /tmp/before COMMIT
     uv run python benchmarks/bench_read.py --against /tmp/before DIR [DIR ...] [--runs 3]
-        [--command validate|features]
+        [--command validate|features|build]
 
 The other checkout runs with this environment's packages, its own
 ``trustscore`` first on PYTHONPATH.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,7 +29,7 @@ def main() -> None:
     ap.add_argument("data", type=Path, nargs="+")
     ap.add_argument("--against", type=Path, required=True, help="another checkout's root")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--command", choices=["validate", "features"], default="validate")
+    ap.add_argument("--command", choices=["validate", "features", "build"], default="validate")
     args = ap.parse_args()
     env = compile_bytecode()
     import compileall
@@ -41,6 +43,8 @@ def main() -> None:
         cmd = [PY, "-P", "-m", "trustscore", args.command, str(data)]
         if args.command == "features":
             cmd += ["-f", "csv"]
+        if args.command == "build":  # a model folder of its own, replaced run by run
+            cmd += ["--model", str(Path(tempfile.mkdtemp(prefix="bench-read-")) / "m"), "--force"]
         got: dict[str, list[tuple[float, float]]] = {"this": [], "other": []}
         for _ in range(args.runs):  # alternately, so drift hits both alike
             got["other"].append(run(cmd, there))

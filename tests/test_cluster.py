@@ -147,6 +147,27 @@ def test_shops_are_refused_before_a_cluster_starts(shop_model: Path) -> None:
         assert "on the Dask cluster" not in result.stderr
 
 
+def test_build_refuses_its_model_place_before_a_cluster_starts(
+    tmp_path: Path, sample_model: Path, clients_made: list[object]
+) -> None:
+    taken = tmp_path / "a file"
+    taken.write_text("mine")
+    cases = [
+        (taken, "exists and is not a folder"),
+        (sample_model, "already holds a model"),  # no --force
+        (tmp_path / "no such folder" / "m", "no folder"),
+    ]
+    for place, said in cases:
+        result = runner.invoke(
+            app, ["build", str(SAMPLE_DATA), "--model", str(place), "--cluster", "local"]
+        )
+        assert result.exit_code == 2, result.stderr
+        assert said in result.stderr
+        assert "on the Dask cluster" not in result.stderr
+    assert clients_made == []
+    assert taken.read_text() == "mine"
+
+
 def test_a_bad_address_is_a_usage_error() -> None:
     result = runner.invoke(app, ["features", str(SAMPLE_DATA), "--cluster", "no port here"])
     assert result.exit_code == 2

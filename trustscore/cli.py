@@ -873,6 +873,10 @@ def build(
     cfg = config_mod.load(config)
     cfg = config_mod.with_label(cfg, label, label_window)
     chosen = _entity(entity) or Entity.PERSON
+    if cluster is not None:  # the place is refused before a cluster takes seconds to start
+        from trustscore.model_folder import check_target
+
+        check_target(Path(model), force=force)
     with (
         _cluster(cluster, chosen, spool) as engine,
         render.phases(_stderr_is_terminal()) as (phase, rounds),

@@ -628,6 +628,12 @@ class _Target:
     state: str  # "absent", "empty" or "model": what was at ``out`` when the build began
 
 
+def check_target(out: Path, *, force: bool) -> None:
+    """Refuse, as ``build`` would, a place no model folder may be written to
+    (the checks ``FolderWriter`` makes first, without reserving anything)."""
+    _check_target(Path(out), force)
+
+
 def _check_target(out: Path, force: bool) -> _Target:
     if out.is_symlink():
         out = Path(os.path.realpath(out))
