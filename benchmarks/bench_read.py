@@ -38,24 +38,31 @@ def main() -> None:
     here = {**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     there = {**env, "PYTHONPATH": str(args.against.resolve())}
     print(HEADER)
-    for data in args.data:
-        # -P: not the working folder first on sys.path, so PYTHONPATH picks the checkout
-        cmd = [PY, "-P", "-m", "trustscore", args.command, str(data)]
-        if args.command == "features":
-            cmd += ["-f", "csv"]
-        if args.command == "build":  # a model folder of its own, replaced run by run
-            cmd += ["--model", str(Path(tempfile.mkdtemp(prefix="bench-read-")) / "m"), "--force"]
-        got: dict[str, list[tuple[float, float]]] = {"this": [], "other": []}
-        for _ in range(args.runs):  # alternately, so drift hits both alike
-            got["other"].append(run(cmd, there))
-            got["this"].append(run(cmd, here))
-        for label, results in got.items():
-            walls = [w for w, _ in results]
-            print(
-                f"| {args.command} {data.name} ({label}) | {statistics.median(walls):.2f} | "
-                f"{min(walls):.2f}-{max(walls):.2f} | {max(m for _, m in results):,.0f} | "
-                f"{args.runs} |"
-            )
+    with tempfile.TemporaryDirectory(prefix="bench-read-") as scratch:
+        for data in args.data:
+            measure(args, data, scratch, here, there)
+
+
+def measure(
+    args: argparse.Namespace, data: Path, scratch: str, here: dict[str, str], there: dict[str, str]
+) -> None:
+    # -P: not the working folder first on sys.path, so PYTHONPATH picks the checkout
+    cmd = [PY, "-P", "-m", "trustscore", args.command, str(data)]
+    if args.command == "features":
+        cmd += ["-f", "csv"]
+    if args.command == "build":  # a model folder of its own, replaced run by run
+        cmd += ["--model", str(Path(scratch) / data.name), "--force"]
+    got: dict[str, list[tuple[float, float]]] = {"this": [], "other": []}
+    for _ in range(args.runs):  # alternately, so drift hits both alike
+        got["other"].append(run(cmd, there))
+        got["this"].append(run(cmd, here))
+    for label, results in got.items():
+        walls = [w for w, _ in results]
+        print(
+            f"| {args.command} {data.name} ({label}) | {statistics.median(walls):.2f} | "
+            f"{min(walls):.2f}-{max(walls):.2f} | {max(m for _, m in results):,.0f} | "
+            f"{args.runs} |"
+        )
 
 
 if __name__ == "__main__":

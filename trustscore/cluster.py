@@ -103,10 +103,19 @@ def _reach(address: str, timeout: float) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError as exc:
-        raise ResourceError(
-            f"cannot reach the Dask scheduler at {address!r}: {exc}",
-            hint="start one (dask scheduler) and its workers, or use --cluster local",
-        ) from None
+        raise _unreachable(address, str(exc)) from None
+
+
+def _unreachable(address: str, why: str) -> ResourceError:
+    if address == LOCAL:
+        return ResourceError(
+            f"cannot start a local Dask cluster: {why}",
+            hint="run again; or start a scheduler and workers and give --cluster ADDRESS",
+        )
+    return ResourceError(
+        f"cannot reach the Dask scheduler at {address!r}: {why}",
+        hint="start one (dask scheduler) and its workers, or use --cluster local",
+    )
 
 
 class Cluster:
@@ -161,18 +170,11 @@ class Cluster:
         if failure:
             self.close()
             # a Client whose start failed is closed by its __del__, which waits on
-            # its event loop; were the collector to run that in the next client's
-            # starting thread, that start would time out: collect it here, now
+            # its event loop; run by the collector in another client's starting
+            # thread, it may hold that start up (the likely cause of a CI failure):
+            # collect it here, now
             gc.collect()
-            where = (
-                "start a local Dask cluster"
-                if self.address == LOCAL
-                else f"reach the Dask scheduler at {self.address!r}"
-            )
-            raise ResourceError(
-                f"cannot {where}: {failure}",
-                hint="start one (dask scheduler) and its workers, or use --cluster local",
-            )
+            raise _unreachable(self.address, failure)
         if self.workers == 0:
             self.close()
             raise ResourceError(

@@ -1003,7 +1003,8 @@ def _beyond_calendar(
             per_day = {"ns": 86_400_000_000_000, "us": 86_400_000_000, "ms": 86_400_000}[
                 dtype.time_unit
             ]
-            lo, hi = (_days(t) * per_day for t in _SAFE_SPAN)
+            # in nanoseconds 2300 lies past the 64-bit range (which ends in 2262)
+            lo, hi = (max(-(2**63), min(2**63 - 1, _days(t) * per_day)) for t in _SAFE_SPAN)
         number = pl.col(name).to_physical()
         outside = (number < lo) | (number >= hi)
         if not raw.select(outside.any()).item():

@@ -630,7 +630,8 @@ class _Target:
 
 def check_target(out: Path, *, force: bool) -> None:
     """Refuse, as ``build`` would, a place no model folder may be written to
-    (the checks ``FolderWriter`` makes first, without reserving anything)."""
+    (the checks ``FolderWriter`` makes first, without reserving anything; like
+    them, it puts back an old model an interrupted swap left parked)."""
     _check_target(Path(out), force)
 
 
