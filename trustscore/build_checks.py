@@ -92,9 +92,12 @@ def _without_history(learn: Prepared, labelled: np.ndarray[Any, Any]) -> list[Bu
         return []  # no transactions table: a note says so already, and features are absent
     from trustscore.features.as_of_view import as_of_view
 
-    orders = as_of_view(learn.tables, learn.as_of).orders
-    assert orders is not None
-    pids = orders.select(pl.col("pid").drop_nulls().unique()).collect().get_column("pid")
+    if learn.active is not None:  # read in parts: the orders were never held whole
+        pids = learn.active.drop_nulls()
+    else:
+        orders = as_of_view(learn.tables, learn.as_of).orders
+        assert orders is not None
+        pids = orders.select(pl.col("pid").drop_nulls().unique()).collect().get_column("pid")
     active = np.zeros(labelled.size, dtype=bool)
     active[pids.to_numpy()] = True
     quiet = int((labelled & ~active).sum())

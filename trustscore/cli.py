@@ -656,6 +656,20 @@ ClusterOpt = Annotated[
 ]
 
 
+PartsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--parts",
+        min=1,
+        metavar="N",
+        help="For data larger than memory: read transactions and logistics (Parquet) a "
+        "piece at a time and compute the persons' features in N partitions. The same "
+        "features; no --lenient.",
+        show_default=False,
+    ),
+]
+
+
 SpoolOpt = Annotated[
     Path | None,
     typer.Option(
@@ -739,6 +753,7 @@ def features(
     owner_model: OwnerModelOpt = None,
     cluster: ClusterOpt = None,
     spool: SpoolOpt = None,
+    parts: PartsOpt = None,
 ) -> None:
     """Compute the per-person feature table.
 
@@ -771,6 +786,7 @@ def features(
             entity=chosen,
             owner_model=owner_model,
             cluster=engine,
+            parts=parts,
         )
     _notes(prepared.report, prepared.features.notes)
     _warn_protected(prepared.features.protected)
@@ -851,6 +867,7 @@ def build(
     owner_model: OwnerModelOpt = None,
     cluster: ClusterOpt = None,
     spool: SpoolOpt = None,
+    parts: PartsOpt = None,
 ) -> None:
     """Learn a trust score and write the model folder.
 
@@ -895,6 +912,7 @@ def build(
             entity=chosen,
             owner_model=owner_model,
             cluster=engine,
+            parts=parts,
         )
     _notes(result.report, result.notes)
     _warn_protected(result.protected)
@@ -974,6 +992,7 @@ def score(
     owner_model: OwnerModelOpt = None,
     cluster: ClusterOpt = None,
     spool: SpoolOpt = None,
+    parts: PartsOpt = None,
 ) -> None:
     """Score everyone in DATA_DIR with a saved model.
 
@@ -1012,6 +1031,7 @@ def score(
                 phase=phase,
                 owner_model=owner_model,
                 cluster=engine,
+                parts=parts,
             )
         frame = scored.scores.select(SCORE_COLUMNS)
         if reasons is not None:

@@ -1046,12 +1046,18 @@ def _parquet_schema(path: Path, file: str) -> dict[str, pl.DataType]:
         ) from None
 
 
-def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
+def _read_parquet(
+    table: Table, path: Path, report: Report, rows: tuple[int, int] | None = None
+) -> _Read | None:
     """A table from Parquet (DESIGN 1): the same columns, rules and messages as a
     CSV's, rows counted from 1 where a CSV counts lines. A column whose Parquet
     type already holds the contract's (a date, a timestamp, a boolean, a number)
     is taken as it is and checked against the contract's ranges; any other is
-    read as its text, by the CSV rules."""
+    read as its text, by the CSV rules.
+
+    ``rows``: (first, count), only those rows (a piece of a table larger than
+    memory, parts.py), numbered as in the whole file, without the check that
+    keys are unique, which spans pieces (the caller's)."""
     file = table.filename
     schema = _parquet_schema(path, file)
     header = list(schema)
@@ -1078,13 +1084,17 @@ def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
         )
     if odd:
         return None
+    first = 0 if rows is None else rows[0]
     try:
-        raw = pl.read_parquet(path)
+        if rows is None:
+            raw = pl.read_parquet(path)
+        else:
+            raw = pl.scan_parquet(path).slice(first, rows[1]).collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise _Fatal(
             Problem(file, None, None, None, f"a Parquet file ({str(exc)[:120]})", "not_parquet")
         ) from None
-    raw = raw.with_row_index(_ROW, offset=1).with_columns(pl.col(_ROW).cast(pl.Int64))
+    raw = raw.with_row_index(_ROW, offset=first + 1).with_columns(pl.col(_ROW).cast(pl.Int64))
     raw, beyond = _beyond_calendar(raw, schema)
     extras = [h for h in header if h not in known]
     passthrough = list(extras) if table.passthrough else []
@@ -1150,7 +1160,8 @@ def _read_parquet(table: Table, path: Path, report: Report) -> _Read | None:
         if domain is not None:
             inside = frame.select(domain.fill_null(True)).to_series()
             report_rows(col, ~inside, "domain")
-    found.append(_duplicate_keys(table, frame, header))
+    if rows is None:
+        found.append(_duplicate_keys(table, frame, header))
     numeric = _passthrough_numbers(frame, passthrough)
     found += [_passthrough_range(frame, name) for name in numeric]
     problems = _problems([f for f in found if f.height])
@@ -1407,7 +1418,8 @@ def read_folder(
         report.notes.append(
             Note(
                 "table_ignored",
-                "logistics.csv ignored: there is no transactions.csv to link it to",
+                f"{reads['logistics'].table.filename} ignored: there is no transactions "
+                "table to link it to",
                 "logistics",
             )
         )

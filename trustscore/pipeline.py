@@ -80,6 +80,9 @@ class Prepared:
     owner_scores: pl.DataFrame | None = None  # shops: the owners' person scores
     owner_seal: str | None = None  # and the seal of the person model they came from
     cluster: Cluster | None = None  # where the features were computed (None: here)
+    # read with --parts (parts.py): the orders and shipments were never held, so
+    # ``tables`` holds them empty; the persons with an order before as-of instead
+    active: pl.Series | None = None
 
 
 def _features(
@@ -150,13 +153,27 @@ def prepare(
     entity: Entity = Entity.PERSON,
     owner_model: Path | None = None,
     cluster: Cluster | None = None,
+    parts: int | None = None,
 ) -> Prepared:
     """Read and check the folder, then compute every person's (or shop's) features
     as of ``as_of``. ``owner_model``: a person model folder whose scores give shops
-    their owners' score. ``cluster``: a Dask cluster to compute persons' features on."""
+    their owners' score. ``cluster``: a Dask cluster to compute persons' features on.
+    ``parts``: read the large tables a piece at a time and compute the features in
+    that many partitions, for data larger than memory (parts.py)."""
     _check_as_of(as_of)
     if cluster is not None:
         check_cluster(entity)
+    if parts is not None:
+        check_parts(entity, lenient=lenient, cluster=cluster)
+        return _prepare_in_parts(
+            data_dir,
+            parts,
+            config=config,
+            as_of=as_of,
+            strict=strict,
+            categories=categories,
+            phase=phase,
+        )
     owners = None
     if owner_model is not None:
         if entity is not Entity.MERCHANT:
@@ -196,6 +213,56 @@ def prepare(
     )
 
 
+def check_parts(entity: Entity, *, lenient: bool = False, cluster: object = None) -> None:
+    """What --parts cannot be combined with (usage, exit 2)."""
+    if entity is not Entity.PERSON:
+        raise UsageError(
+            "--parts computes persons' features; shops are scored whole",
+            hint="drop --parts with --entity merchant",
+        )
+    if lenient:
+        raise UsageError(
+            "--parts reads the large tables a piece at a time and cannot drop rows: "
+            "--lenient needs them whole",
+            hint="write a clean copy once (trustscore convert --lenient DATA_DIR OUT_DIR), "
+            "then use --parts on it",
+        )
+    if cluster is not None:
+        raise UsageError(
+            "--parts and --cluster are two ways past one machine's memory: pick one",
+            hint="--cluster for a Dask cluster, --parts on one machine",
+        )
+
+
+def _prepare_in_parts(
+    data_dir: Path | str,
+    parts: int,
+    *,
+    config: Config,
+    as_of: dt.date | None,
+    strict: bool,
+    categories: dict[str, tuple[str, ...]] | None,
+    phase: Phase,
+) -> Prepared:
+    from trustscore.parts import features_in_parts, read_in_parts
+
+    phase("reading and validating, a piece at a time")
+    read = read_in_parts(data_dir, parts, strict=strict)
+    try:
+        if as_of is None:
+            as_of = read.default_as_of()
+        if as_of is None:
+            try:
+                as_of = default_as_of(read.tables)
+            except NoAsOfError as exc:
+                raise UsageError(str(exc), hint="pass --as-of YYYY-MM-DD") from None
+        phase(f"computing features, {parts} partition(s)")
+        result, active = features_in_parts(read, as_of, feature_config(config), categories)
+    finally:
+        read.close()
+    return Prepared(read.tables, read.report, as_of, result, active=active)
+
+
 def check_cluster(entity: Entity) -> None:
     """A cluster computes persons' features: shops' run in one process (usage, exit 2)."""
     if entity is not Entity.PERSON:
@@ -226,8 +293,19 @@ def owner_scores_of(folder: ModelFolder, as_of: dt.date) -> pl.DataFrame:
     return folder.frame(SCORES_FILE).select(KEY, pl.col("model_score").alias("score"))
 
 
+def _held(prepared: Prepared) -> None:
+    """Features computed again need the tables, which --parts never holds whole."""
+    if prepared.active is not None:
+        raise UsageError(
+            "--parts computes the features once, as of one date; deriving outcomes from "
+            "the repayment records takes the orders whole",
+            hint="give consumers a defaulted column (--label column), or drop --parts",
+        )
+
+
 def at(prepared: Prepared, as_of: dt.date, config: Config) -> Prepared:
     """The same tables seen at another date (the observation date of derived outcomes)."""
+    _held(prepared)
     result = _features(
         prepared.tables,
         as_of,
@@ -242,6 +320,7 @@ def at(prepared: Prepared, as_of: dt.date, config: Config) -> Prepared:
 def recategorise(prepared: Prepared, specs: list[FeatureSpec], config: Config) -> Prepared:
     """``prepared`` with its categorical features coded by ``specs``' levels (a model's)."""
     categories = {s.name: s.categories for s in specs if s.is_categorical}
+    _held(prepared)
     if all(
         s.categories == categories.get(s.name) for s in prepared.features.specs if s.is_categorical
     ):
@@ -441,6 +520,7 @@ def build(
     entity: Entity = Entity.PERSON,
     owner_model: Path | None = None,
     cluster: Cluster | None = None,
+    parts: int | None = None,
 ) -> BuildResult:
     """validate -> features -> train -> evaluate -> score everyone -> write the folder.
 
@@ -472,6 +552,7 @@ def build(
             entity=entity,
             owner_model=owner_model,
             cluster=cluster,
+            parts=parts,
         )
     except BaseException:
         writer.abort()
@@ -572,6 +653,7 @@ def _build(
     entity: Entity,
     owner_model: Path | None,
     cluster: Cluster | None,
+    parts: int | None = None,
 ) -> BuildResult:
     from trustscore import outcomes
 
@@ -585,6 +667,7 @@ def _build(
         entity=entity,
         owner_model=owner_model,
         cluster=cluster,
+        parts=parts,
     )
     if not prepared.features.specs:
         raise DataError("no features to learn from", hint="consumers.csv has no usable columns")
@@ -599,6 +682,7 @@ def _build(
     else:
         source = outcomes.choose(config.build.label, prepared.tables)
     if source == "records":
+        _held(prepared)
         phase("deriving outcomes from the repayment records")
         outcome = outcomes.from_records(
             prepared.tables,
@@ -812,6 +896,7 @@ def score(
     entity: Entity | None = None,
     owner_model: Path | None = None,
     cluster: Cluster | None = None,
+    parts: int | None = None,
 ) -> tuple[Scored, Prepared]:
     """Score everyone in ``data_dir`` with the model in ``model_dir``."""
     phase("loading the model")
@@ -825,6 +910,8 @@ def score(
         phase=phase,
         entity=entity,
         owner_model=owner_model,
+        cluster=cluster,
+        parts=parts,
     )
 
 
@@ -839,6 +926,7 @@ def score_with(
     entity: Entity | None = None,
     owner_model: Path | None = None,
     cluster: Cluster | None = None,
+    parts: int | None = None,
 ) -> tuple[Scored, Prepared]:
     """Score everyone in ``data_dir`` with an opened, verified model folder: the
     folder's entity (exit 5 when ``entity`` asks for the other)."""
@@ -855,6 +943,7 @@ def score_with(
         entity=entity,
         owner_model=_owner_model(folder, model.specs, owner_model),
         cluster=cluster,
+        parts=parts,
     )
     _check_schema(model, prepared, folder.path)
     recorded = folder.manifest.get("owner_model")

@@ -202,6 +202,63 @@ class AsOfView:
         return (pl.lit(self.as_of) - pl.col(column).cast(pl.Date)).dt.total_days()
 
 
+ORDER_OF_SHIPMENT = ("pid", "owner", "mid", "ts")
+"""The columns of its order a shipment carries in the view (after its ``tid``)."""
+
+
+def orders_known(
+    orders: pl.LazyFrame, as_of: dt.date, *, cut: bool = True, mask_repaid: bool = True
+) -> pl.LazyFrame:
+    """The orders (transactions with ``tid``, ``pid``, ``mid``, ``owner``,
+    ``verified``) as known at ``as_of``: those before it, a repayment on or after
+    it not yet made. ``cut``/``mask_repaid`` False: the caller knows no row needs it."""
+    day = pl.lit(as_of)
+    if cut:
+        orders = orders.filter(pl.col("ts") < pl.lit(dt.datetime.combine(as_of, dt.time())))
+    if mask_repaid:
+        orders = orders.with_columns(
+            pl.when(pl.col("repaid_date") < day).then(pl.col("repaid_date")).alias("repaid_date")
+        )
+    return orders
+
+
+def shipments_known(shipments: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
+    """The shipments (logistics rows with ``tid`` and ``ORDER_OF_SHIPMENT``) as
+    known at ``as_of``: those of known orders, their outcome as known then."""
+    at = pl.lit(dt.datetime.combine(as_of, dt.time()))
+    known_at = (
+        pl.when(pl.col("status") == "lost")
+        .then(pl.coalesce("promised_at", "delivered_at", "shipped_at", "ts"))
+        .otherwise(pl.coalesce("delivered_at", "shipped_at", "ts"))
+    )
+    settled = known_at < at
+    return shipments.filter(
+        pl.col("tid").is_not_null() & (pl.col("ts") < at) & (pl.coalesce("shipped_at", "ts") < at)
+    ).with_columns(
+        known_at.alias("known_at"),
+        pl.when(settled)
+        .then(pl.col("status"))
+        .otherwise(pl.lit("in_transit", dtype=_SHIPMENT_STATUS))
+        .alias("status"),
+        pl.when(settled).then(pl.col("return_reason")).alias("return_reason"),
+        pl.when(settled).then(pl.col("claim_upheld")).alias("claim_upheld"),
+        pl.when(pl.col("delivered_at") < at).then(pl.col("delivered_at")).alias("delivered_at"),
+    )
+
+
+def shops_known(merchants: pl.DataFrame, persons: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """The shops existing at ``as_of`` (opened before it, or when unknown), with
+    ``owner``: the pid of their owner_id (null if no person)."""
+    m = _complete(merchants, "merchants")
+    exists = pl.col("opened_date").is_null() | (pl.col("opened_date") < pl.lit(as_of))
+    m = m.with_columns(
+        _lookup(m.get_column("owner_id"), persons, "person_id", ["pid"])
+        .get_column("pid")
+        .alias("owner")
+    )
+    return m.filter(exists)
+
+
 def as_of_view(tables: DataTables, as_of: dt.date) -> AsOfView:
     """The as-of view of ``tables``.
 
@@ -210,22 +267,13 @@ def as_of_view(tables: DataTables, as_of: dt.date) -> AsOfView:
     query reads only the columns it needs.
     """
     cutoff = dt.datetime.combine(as_of, dt.time())
-    day = pl.lit(as_of)
-    at = pl.lit(cutoff)
 
     consumers = _complete(tables.consumers, CONSUMERS.name).with_row_index("pid")
     persons = consumers.select("person_id", "pid")
 
     shops: pl.DataFrame | None = None
     if tables.merchants is not None:
-        m = _complete(tables.merchants, "merchants")
-        exists = pl.col("opened_date").is_null() | (pl.col("opened_date") < day)
-        m = m.with_columns(
-            _lookup(m.get_column("owner_id"), persons, "person_id", ["pid"])
-            .get_column("pid")
-            .alias("owner")
-        )
-        shops = m.filter(exists)
+        shops = shops_known(tables.merchants, persons, as_of)
 
     orders: pl.LazyFrame | None = None
     txns: pl.DataFrame | None = None
@@ -258,19 +306,16 @@ def as_of_view(tables: DataTables, as_of: dt.date) -> AsOfView:
         )
         extra.extend(shop.get_columns())
         txns = t.with_columns(extra).with_row_index("tid")
-        orders = txns.lazy()
         # checked eagerly so that, at the usual as-of (after all the data), the
         # feature queries read the table itself rather than a filtered copy
         latest = txns.get_column("ts").max()
-        if isinstance(latest, dt.datetime) and latest >= cutoff:
-            orders = orders.filter(pl.col("ts") < at)
         repaid = txns.get_column("repaid_date").max()
-        if isinstance(repaid, dt.date) and repaid >= as_of:
-            orders = orders.with_columns(
-                pl.when(pl.col("repaid_date") < day)
-                .then(pl.col("repaid_date"))
-                .alias("repaid_date")
-            )
+        orders = orders_known(
+            txns.lazy(),
+            as_of,
+            cut=isinstance(latest, dt.datetime) and latest >= cutoff,
+            mask_repaid=isinstance(repaid, dt.date) and repaid >= as_of,
+        )
 
     shipments: pl.LazyFrame | None = None
     if tables.logistics is not None and txns is not None:
@@ -278,34 +323,8 @@ def as_of_view(tables: DataTables, as_of: dt.date) -> AsOfView:
         tid = _linked(tables.order_rows, raw.get_column("txn_id"), txns.get_column("txn_id"))
         if tid is None:
             tid = _txn_rows(raw.get_column("txn_id"), txns.get_column("txn_id"))
-        of_order = [txns.get_column(c).gather(tid).alias(c) for c in ("pid", "owner", "mid", "ts")]
-        known_at = (
-            pl.when(pl.col("status") == "lost")
-            .then(pl.coalesce("promised_at", "delivered_at", "shipped_at", "ts"))
-            .otherwise(pl.coalesce("delivered_at", "shipped_at", "ts"))
-        )
-        settled = known_at < at
-        shipments = (
-            raw.with_columns(tid, *of_order)
-            .lazy()
-            .filter(
-                pl.col("tid").is_not_null()
-                & (pl.col("ts") < at)
-                & (pl.coalesce("shipped_at", "ts") < at)
-            )
-            .with_columns(
-                known_at.alias("known_at"),
-                pl.when(settled)
-                .then(pl.col("status"))
-                .otherwise(pl.lit("in_transit", dtype=_SHIPMENT_STATUS))
-                .alias("status"),
-                pl.when(settled).then(pl.col("return_reason")).alias("return_reason"),
-                pl.when(settled).then(pl.col("claim_upheld")).alias("claim_upheld"),
-                pl.when(pl.col("delivered_at") < at)
-                .then(pl.col("delivered_at"))
-                .alias("delivered_at"),
-            )
-        )
+        of_order = [txns.get_column(c).gather(tid).alias(c) for c in ORDER_OF_SHIPMENT]
+        shipments = shipments_known(raw.with_columns(tid, *of_order).lazy(), as_of)
     return AsOfView(
         as_of=as_of,
         persons=persons.lazy(),

@@ -182,7 +182,14 @@ def compute_features_partitioned(
         for k in range(parts)
     ]
     results = list((run or map)(slice_features, _slices(view, planned, parts, pids)))
-    # back in consumers' order: each partition's rows are in it already
+    return assemble(results, pids, planned)
+
+
+def assemble(
+    results: list[tuple[pl.DataFrame, pl.DataFrame]], pids: list[pl.Series], planned: Plan
+) -> FeatureResult:
+    """The partitions' feature rows and events as one ``FeatureResult``: rows back
+    in consumers' order (``pids``: each partition's persons, in that order)."""
     order = pl.concat(pids).arg_sort()
     frame = pl.concat([r[0] for r in results]).gather(order)
     events = pl.concat([r[1] for r in results]).sort("person_id", "date", "event", "txn_id")

@@ -1,0 +1,766 @@
+"""Larger than memory on one machine: ``--parts N`` (DESIGN 9).
+
+The whole-table path holds every order and shipment in memory, typed, while
+it checks them and computes the features: about 4.5 GB at a million persons
+from Parquet, so five million do not fit a 24 GB machine. Here the two large
+tables, transactions and logistics, are never held whole:
+
+1. **Checked a piece at a time.** Each is read from Parquet in pieces of
+   ``CHUNK_ROWS`` rows, and every piece is checked by the code and rules that
+   check a whole table (``ingest._read_parquet``), its rows numbered as in the
+   file. What spans pieces is checked on the columns it needs alone: unique
+   keys on the key column, read by itself; a shipment's order against an
+   index of the orders (``txn_id``, ``ts``, ``pid``, ``mid``: about 32 bytes
+   an order, all a shipment needs of its order); the unlikely rows
+   (``unlikely.RULES``) merged piece by piece. consumers and merchants, a row
+   per person or shop, are read whole. The report is the whole-table one,
+   problem for problem, in the same order (tests/test_parts.py).
+2. **Spooled by partition.** A piece's orders and shipments are written to
+   Arrow files (lz4) in a temporary folder, by partition of the persons
+   (``partition.partition_of``): each row to its buyer's partition and, when
+   the shop's owner is a person of another, to the owner's too.
+3. **Features a partition at a time.** The aggregates over everyone
+   (``registry.SHARED``) are computed first by Polars' streaming engine over
+   every file; then each partition's rows are read back, seen as of the as-of
+   date by ``as_of_view``'s own functions, and run through the feature
+   queries (``partition.slice_features``). The feature table is the
+   whole-table one, bit for bit.
+
+Rows with a problem are never handed on here: ``--lenient`` drops them from
+whole tables, so a large folder with bad rows is cleaned once (``trustscore
+convert --lenient``) and then built with ``--parts``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from trustscore.cluster import _HOST, _SPOOL, _clean_stale_spools
+from trustscore.data_tables import DataTables
+from trustscore.errors import DataError, Problem, UsageError
+from trustscore.features.as_of_view import (
+    ORDER_OF_SHIPMENT,
+    AsOfView,
+    orders_known,
+    shipments_known,
+    shops_known,
+)
+from trustscore.features.block import FeatureConfig
+from trustscore.features.compute import FeatureResult, plan
+from trustscore.features.partition import Slice, assemble, partition_of, slice_features
+from trustscore.features.registry import SHARED
+from trustscore.ingest import (
+    _ABSENT,
+    _ROW,
+    MAX_SHOWN,
+    STDIN,
+    Report,
+    TableReport,
+    _beyond_calendar,
+    _check_references,
+    _dangling,
+    _drop,
+    _duplicate_keys,
+    _Fatal,
+    _handed_on,
+    _parquet_schema,
+    _passthrough_types,
+    _problem_rows,
+    _Read,
+    _read_parquet,
+    _read_table,
+    _source,
+    _text,
+)
+from trustscore.notes import Note
+from trustscore.schema import TABLES, Table
+from trustscore.unlikely import RULES, Found, link_column
+
+CHUNK_ROWS = 4_000_000  # rows of a large table read and checked at a time
+_OWN = "\x00own"  # this copy of a row is the one in its buyer's partition
+# the order in which the whole-table path reports (ingest.read_folder): each
+# table's rows, then the references, column by column
+_PHASES = (
+    ("consumers", "rows"),
+    ("merchants", "rows"),
+    ("transactions", "rows"),
+    ("logistics", "rows"),
+    ("merchants", "owner_id"),
+    ("transactions", "buyer_id"),
+    ("transactions", "merchant_id"),
+    ("logistics", "txn_id"),
+)
+_INDEX = {"txn_id": pl.String(), "ts": pl.Datetime("us"), "pid": pl.UInt32(), "mid": pl.UInt32()}
+
+
+# ---------------------------------------------------------------- problems
+
+
+@dataclass
+class _Pending:
+    """One file's problems of one phase: the first MAX_SHOWN in order, all counted."""
+
+    file: str = ""
+    shown: list[tuple[tuple[int, int], Problem]] = field(default_factory=list)
+    count: int = 0
+    fatal: bool = False
+    looked: bool = False  # checked at all: the file is in the report's counts, maybe at 0
+
+
+class _Problems:
+    """Problems found piece by piece, reported as the whole-table path reports them."""
+
+    def __init__(self) -> None:
+        self.phases = {p: _Pending() for p in _PHASES}
+        self._seq = 0
+
+    def take(self, phase: tuple[str, str], scratch: Report, file: str, *, by_row: bool) -> None:
+        """What a piece's own report holds. ``by_row``: merged by (row, column),
+        as ``ingest._problems`` sorts a table's own problems; otherwise after
+        those taken before (a later piece's come later)."""
+        rank = {c.name: i for i, c in enumerate(TABLES[phase[0]].columns, 1)}
+
+        def key(p: Problem) -> tuple[int, int]:
+            if by_row:  # a repeated key is ranked before the row's cells
+                return (
+                    p.line or 0,
+                    0 if p.rule == "duplicate_key" else rank.get(p.column or "", 0),
+                )
+            self._seq += 1
+            return (self._seq, 0)
+
+        pending = self.phases[phase]
+        pending.file = file
+        pending.count += scratch.counts.get(file, 0)
+        pending.looked = pending.looked or file in scratch.counts
+        pending.fatal = pending.fatal or scratch.fatal
+        mine = [(key(p), p) for p in scratch.problems if p.file == file]
+        pending.shown = sorted(pending.shown + mine, key=lambda kp: kp[0])[:MAX_SHOWN]
+
+    @property
+    def any(self) -> bool:
+        return any(p.count or p.fatal for p in self.phases.values())
+
+    def into(self, report: Report) -> None:
+        for pending in self.phases.values():
+            if pending.looked:
+                report.counts.setdefault(pending.file, 0)
+            if pending.count or pending.fatal:
+                for _, problem in pending.shown:
+                    report.add(problem)
+                report.counts[pending.file] += pending.count - len(pending.shown)
+                report.fatal = report.fatal or pending.fatal
+
+
+class _Unlikely:
+    """The unlikely rows, piece by piece: a large table's in row order, and for
+    a person or a shop the first order over every piece."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[pl.DataFrame]] = {r.code: [] for r in RULES}
+
+    def add(self, table: str, tables: dict[str, pl.DataFrame]) -> None:
+        """The rules over ``table``'s rows whose tables are all here."""
+        for rule in RULES:
+            is_mine = rule.table == table or (table == "transactions" and rule.table != "logistics")
+            if is_mine and all(name in tables for name in rule.needs):
+                found = rule.find(tables, _ROW)
+                if found.height:
+                    self.rows[rule.code].append(found)
+
+    def found(self, files: Mapping[str, str]) -> list[Found]:
+        out: list[Found] = []
+        for rule in RULES:
+            pieces = self.rows[rule.code]
+            if not pieces:
+                continue
+            rows = pl.concat(pieces)
+            if rule.table in ("consumers", "merchants"):  # one per person or shop: the first
+                rows = (
+                    rows.sort("ts", maintain_order=True)
+                    .group_by(_ROW, maintain_order=True)
+                    .agg(pl.all().first())
+                    .sort(_ROW)
+                    .select(pieces[0].columns)
+                )
+            out.append(Found(rule, rows, files.get(rule.table)))
+        return out
+
+
+# ---------------------------------------------------------------- the spool
+
+
+@dataclass
+class _Spool:
+    """The partitions' files, and what was learned of the orders on the way."""
+
+    folder: Path
+    parts: int
+    files: dict[str, list[list[Path]]]  # "orders"/"shipments" -> per partition
+    named: pl.DataFrame  # merchant_id, mid: the shops in order of first appearance
+    index: list[pl.DataFrame] = field(default_factory=list)  # per piece of orders: _INDEX
+    latest: dt.datetime | None = None  # the last order's ts
+    orders: int = 0  # orders seen (clean): the next one's tid
+
+    def write(self, kind: str, frame: pl.DataFrame, buyer: pl.Series, owner: pl.Series) -> None:
+        """``frame``'s rows to the files of their buyer's partition and, where
+        another, their shop owner's (null: none)."""
+        for part in range(self.parts):
+            mine = buyer == part
+            keep = mine | (owner == part).fill_null(False)
+            rows = frame.filter(keep).with_columns(mine.filter(keep).alias(_OWN))
+            if rows.height:
+                files = self.files[kind][part]
+                path = self.folder / f"{kind}-{part}-{len(files)}.arrow"
+                rows.write_ipc(path, compression="lz4")
+                files.append(path)
+
+    def number_shops(self, ids: pl.Series) -> pl.Series:
+        """Each order's ``mid``, numbering shops new to the spool as they come."""
+        new = ids.unique(maintain_order=True)
+        new = new.filter(~new.is_in(self.named.get_column("merchant_id").implode()))
+        if new.len():
+            start = self.named.height
+            self.named = pl.concat(
+                [
+                    self.named,
+                    new.to_frame("merchant_id").with_row_index("mid", offset=start),
+                ],
+                how="diagonal",
+            ).select("merchant_id", "mid")
+        return (
+            ids.to_frame("merchant_id")
+            .lazy()
+            .join(self.named.lazy(), on="merchant_id", how="left", maintain_order="left")
+            .collect()
+            .get_column("mid")
+        )
+
+
+@dataclass
+class InParts:
+    """A folder read in parts (``read_in_parts``), its rows waiting in a spool."""
+
+    tables: DataTables  # consumers and merchants whole; the large tables empty, typed
+    report: Report
+    spool: _Spool
+    person_part: pl.Series  # each person's partition, in consumers' order
+    owner_part: pl.Series  # by mid: the partition of the shop's owner (null: none)
+
+    def default_as_of(self) -> dt.date | None:
+        """The day after the last order (None: no orders)."""
+        latest = self.spool.latest
+        return None if latest is None else latest.date() + dt.timedelta(days=1)
+
+    def close(self) -> None:
+        shutil.rmtree(self.spool.folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_in_parts(folder: Path | str, parts: int, *, strict: bool = False) -> InParts:
+    """Read and check ``folder``, its large tables a piece at a time, spooling
+    their rows by partition (see the module). Raises DataError as ``read_folder``
+    does; close the result to remove the spool."""
+    if parts < 1:
+        raise UsageError("--parts must be at least 1", hint="give a number of partitions, e.g. 8")
+    if str(folder) == STDIN:
+        raise UsageError("--parts reads a data folder, not stdin", hint="give the folder")
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"no data folder {str(folder)!r}", hint="give the folder of the tables")
+    large = {name: _large(folder, TABLES[name]) for name in ("transactions", "logistics")}
+    where = Path(tempfile.gettempdir())
+    _clean_stale_spools(where)
+    spool = _Spool(
+        Path(tempfile.mkdtemp(prefix=f"{_SPOOL}{_HOST}-{os.getpid()}-", dir=where)),
+        parts,
+        {kind: [[] for _ in range(parts)] for kind in ("orders", "shipments")},
+        pl.DataFrame(schema={"merchant_id": pl.String, "mid": pl.UInt32}),
+    )
+    try:
+        return _Reader(folder, spool, strict).read({k: v for k, v in large.items() if v})
+    except BaseException:
+        shutil.rmtree(spool.folder, ignore_errors=True)
+        raise
+
+
+def _large(folder: Path, table: Table) -> Path | None:
+    """The Parquet file of a large table (None: absent); CSV is refused."""
+    source = _source(folder, table, None)
+    if source is None:
+        return None
+    assert isinstance(source, Path)
+    if source.suffix != ".parquet":
+        raise UsageError(
+            f"--parts reads {table.name} from Parquet; {source.name} is CSV",
+            hint="write a Parquet copy once (trustscore convert DATA_DIR OUT_DIR) and use it",
+        )
+    return source
+
+
+def _empty_rows() -> pl.DataFrame:
+    return pl.DataFrame(schema={_ROW: pl.Int64, "rule": pl.String})
+
+
+def _fatal(file: str, exc: BaseException) -> _Fatal:
+    return _Fatal(
+        Problem(file, None, None, None, f"a Parquet file ({str(exc)[:120]})", "not_parquet")
+    )
+
+
+def _key_duplicates(table: Table, path: Path, scratch: Report) -> pl.DataFrame:
+    """The rows (``_ROW``, rule) whose key repeats an earlier row's, over the whole
+    file, read from the key columns alone; their problems go to ``scratch``."""
+    schema = _parquet_schema(path, table.filename)
+    keys = [c.name for c in table.columns if c.unique and c.name in schema]
+    if not keys:
+        return _empty_rows()
+    try:
+        raw = pl.scan_parquet(path).select(keys).collect()
+        raw = raw.with_row_index(_ROW, offset=1).with_columns(pl.col(_ROW).cast(pl.Int64))
+        raw, beyond = _beyond_calendar(raw, {k: schema[k] for k in keys})
+        frame = raw.select(_ROW, *(_text(k, beyond).alias(k) for k in keys))
+    except (pl.exceptions.PolarsError, OSError):
+        return _empty_rows()  # the pieces say what is wrong with the file
+    found = _duplicate_keys(table, frame, keys)
+    if found.height:
+        scratch.extend(table.filename, found)
+    return found.select(_ROW, "rule")
+
+
+class _Reader:
+    def __init__(self, folder: Path, spool: _Spool, strict: bool) -> None:
+        self.folder = folder
+        self.spool = spool
+        self.strict = strict
+        self.problems = _Problems()
+        self.notes: list[Note] = []
+        self.small: dict[str, _Read] = {}
+        self.counted: dict[str, TableReport] = {}
+        self.unlikely = _Unlikely()
+
+    # ---- the tables, in the whole-table path's order
+
+    def read(self, large: dict[str, Path]) -> InParts:
+        self._small()
+        consumers = self.small.get("consumers")
+        persons = (
+            pl.Series("person_id", [], pl.String)
+            if consumers is None
+            else consumers.frame.get_column("person_id")
+        )
+        parts = self.spool.parts
+        person_part = (
+            persons.to_frame().select(partition_of(pl.col("person_id"), parts)).to_series()
+        )
+        merchants = self.small.get("merchants")
+        shop_part = (
+            None
+            if merchants is None
+            else merchants.frame.select(
+                partition_of(pl.col("owner_id"), self.spool.parts)
+            ).to_series()
+        )
+        if "transactions" in large:
+            self._orders(large["transactions"], persons, person_part, shop_part)
+        owner_part = self._owner_part(shop_part)
+        if "logistics" in large:
+            # orders whose file could not be read have no index to check against
+            with_orders = "transactions" in self.counted
+            self._shipments(large["logistics"], with_orders, person_part, owner_part)
+        self.spool.index = []  # the index is for checking shipments: done
+        return self._finish(large, person_part, owner_part)
+
+    def _small(self) -> None:
+        for name in ("consumers", "merchants"):
+            table = TABLES[name]
+            source = _source(self.folder, table, None)
+            if source is None:
+                if table.required:
+                    raise DataError(
+                        f"{table.filename} is missing",
+                        where=str(self.folder),
+                        hint="consumers.csv (one row per person) is the one table a folder needs",
+                    )
+                continue
+            scratch = Report()
+            got = _read_table(table, source, scratch)
+            file = (
+                f"{name}.parquet"
+                if isinstance(source, Path) and source.suffix == ".parquet"
+                else table.filename
+            )
+            self.problems.take((name, "rows"), scratch, file, by_row=False)
+            self.notes.extend(scratch.notes)
+            if got is None:
+                continue
+            self._empty(got)
+            self.small[name] = got
+        consumers = self.small.get("consumers")
+        fatal = any(p.fatal for p in self.problems.phases.values())
+        if consumers is not None and consumers.report.rows == 0 and not fatal:
+            raise DataError(
+                f"{consumers.table.filename} "
+                + ("is empty" if consumers.empty_file else "has no rows"),
+                where=str(self.folder),
+                hint="one row per person is needed, under a header row naming the columns",
+            )
+        for got in self.small.values():
+            _drop(got, got.bad_rows, Report())
+        if "merchants" in self.small:
+            scratch = Report()
+            _check_references(dict(self.small), scratch, False)
+            file = self.small["merchants"].table.filename
+            self.problems.take(("merchants", "owner_id"), scratch, file, by_row=False)
+
+    def _empty(self, got: _Read) -> None:
+        if got.empty_file and not got.table.required:
+            self.notes.append(
+                Note(
+                    "table_empty",
+                    f"{got.table.filename} is empty: read as a table with no rows",
+                    got.table.name,
+                )
+            )
+
+    def _pieces(self, name: str, path: Path) -> Iterator[_Read]:
+        """The table's pieces, each read and checked, rows with a problem dropped."""
+        table = dataclasses.replace(TABLES[name], suffix="parquet")
+        file = table.filename
+        scratch = Report()
+        try:
+            total = int(pl.scan_parquet(path).select(pl.len()).collect().item())
+            repeated = _key_duplicates(table, path, scratch)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            scratch.add(_fatal(file, exc).problem, fatal=True)
+            total, repeated = -1, _empty_rows()
+        except _Fatal as exc:
+            scratch.add(exc.problem, fatal=True)
+            total, repeated = -1, _empty_rows()
+        self.problems.take((name, "rows"), scratch, file, by_row=True)
+        for first in range(0, max(total, 1), CHUNK_ROWS) if total >= 0 else ():
+            scratch = Report()
+            try:
+                got = _read_parquet(table, path, scratch, rows=(first, CHUNK_ROWS))
+            except _Fatal as exc:  # broken part of the way: that alone, as for a whole file
+                self.problems.phases[(name, "rows")] = _Pending()
+                scratch = Report()
+                scratch.add(exc.problem, fatal=True)
+                got = None
+            self.problems.take((name, "rows"), scratch, file, by_row=True)
+            if got is None:
+                return
+            if first == 0:
+                self.notes.extend(scratch.notes)
+                self._empty(got)
+                self.counted[name] = TableReport(name, file, 0, 0, got.report.ignored_columns)
+            here = repeated.filter(pl.col(_ROW).is_between(first + 1, first + CHUNK_ROWS))
+            bad = pl.concat([got.bad_rows, here]).unique(_ROW, keep="first", maintain_order=True)
+            rows = got.frame.height
+            _drop(got, bad, Report())
+            self.counted[name].rows += rows
+            self.counted[name].kept += got.frame.height
+            yield got
+
+    def _reference(self, got: _Read, column: str, keys: pl.Series) -> pl.Series | None:
+        """A piece's ``column`` checked against ``keys``: each row's position in
+        them (None where a row has none to check)."""
+        ref = got.table.column(column).references
+        assert ref is not None
+        dangling, positions = _dangling(got.frame, column, keys)
+        scratch = Report()
+        target = self.small[ref[0]].table.filename if ref[0] in self.small else f"{ref[0]}.parquet"
+        scratch.extend(
+            got.table.filename,
+            _problem_rows(
+                dangling, column, pl.col(column), f"a {ref[1]} of {target}", "dangling_reference"
+            ),
+        )
+        self.problems.take((got.table.name, column), scratch, got.table.filename, by_row=False)
+        return None if positions is None else positions.cast(pl.UInt32)
+
+    def _orders(
+        self,
+        path: Path,
+        persons: pl.Series,
+        person_part: pl.Series,
+        shop_part: pl.Series | None,
+    ) -> None:
+        merchants = self.small.get("merchants")
+        spool = self.spool
+        for got in self._pieces("transactions", path):
+            pid = self._reference(got, "buyer_id", persons) if "consumers" in self.small else None
+            mrow = (
+                None
+                if merchants is None
+                else self._reference(got, "merchant_id", merchants.frame.get_column("merchant_id"))
+            )
+            links = {link_column("buyer_id"): pid, link_column("merchant_id"): mrow}
+            checked = got.frame.with_columns(
+                s.alias(name) for name, s in links.items() if s is not None
+            )
+            self.unlikely.add(
+                "transactions",
+                {"transactions": checked, **{n: g.frame for n, g in self.small.items()}},
+            )
+            frame = _handed_on(got.frame)
+            tid = pl.int_range(
+                spool.orders, spool.orders + frame.height, dtype=pl.UInt32, eager=True
+            )
+            spool.orders += frame.height
+            mid = spool.number_shops(frame.get_column("merchant_id"))
+            if pid is None:
+                pid = pl.repeat(None, frame.height, dtype=pl.UInt32, eager=True)
+            spool.index.append(
+                pl.DataFrame(
+                    [
+                        frame.get_column("txn_id"),
+                        frame.get_column("ts"),
+                        pid.alias("pid"),
+                        mid.alias("mid"),
+                    ]
+                )
+            )
+            latest = frame.get_column("ts").max()
+            if isinstance(latest, dt.datetime) and (spool.latest is None or latest > spool.latest):
+                spool.latest = latest
+            if self.problems.any:
+                continue  # nothing will be built: the checks go on, the spool stops
+            orders = pl.concat(
+                [
+                    tid.alias("tid").to_frame(),
+                    frame,
+                    pl.DataFrame([pid.alias("pid"), mid.alias("mid")]),
+                ],
+                how="horizontal",
+            )
+            buyer = person_part.gather(pid)
+            owner = (
+                pl.repeat(None, frame.height, dtype=pl.UInt32, eager=True)
+                if shop_part is None or mrow is None
+                else shop_part.gather(mrow)
+            )
+            spool.write("orders", orders, buyer, owner)
+
+    def _owner_part(self, shop_part: pl.Series | None) -> pl.Series:
+        """By mid: the partition of the shop's owner (null: no owner, or no such shop)."""
+        named = self.spool.named
+        merchants = self.small.get("merchants")
+        if shop_part is None or merchants is None:
+            return pl.repeat(None, named.height, dtype=pl.UInt32, eager=True)
+        by_shop = merchants.frame.select("merchant_id").with_columns(shop_part.alias("o"))
+        return (
+            named.lazy()
+            .join(by_shop.lazy(), on="merchant_id", how="left", maintain_order="left")
+            .collect()
+            .get_column("o")
+        )
+
+    def _shipments(
+        self, path: Path, with_orders: bool, person_part: pl.Series, owner_part: pl.Series
+    ) -> None:
+        spool = self.spool
+        index = pl.concat(spool.index) if spool.index else pl.DataFrame(schema=_INDEX)
+        spool.index = []
+        ids = index.get_column("txn_id")
+        order = None if _strictly_increasing(ids) else ids.arg_sort()
+        keys = ids if order is None else ids.gather(order)
+        for got in self._pieces("logistics", path):
+            if not with_orders:  # checked by row alone, then ignored (as a whole table is)
+                continue
+            at = self._reference(got, "txn_id", keys)
+            if at is None:  # a txn_id left empty: that row's problem; nothing is built
+                continue
+            tid = at if order is None else order.gather(at)
+            checked = got.frame.with_columns(tid.alias(link_column("txn_id")))
+            self.unlikely.add("logistics", {"logistics": checked, "transactions": index})
+            if self.problems.any:
+                continue
+            frame = _handed_on(got.frame)
+            of_order = index.select(pl.col(c).gather(tid) for c in ("pid", "mid", "ts"))
+            shipments = pl.concat([frame, tid.alias("tid").to_frame(), of_order], how="horizontal")
+            buyer = person_part.gather(of_order.get_column("pid"))
+            owner = owner_part.gather(of_order.get_column("mid"))
+            spool.write("shipments", shipments, buyer, owner)
+
+    def _finish(
+        self, large: dict[str, Path], person_part: pl.Series, owner_part: pl.Series
+    ) -> InParts:
+        report = Report()
+        for name in ("consumers", "merchants", "transactions", "logistics"):
+            if name in self.small:
+                report.tables.append(self.small[name].report)
+            elif name in self.counted:
+                report.tables.append(self.counted[name])
+        self.problems.into(report)
+        report.notes.extend(self.notes)
+        files = {n: g.table.filename for n, g in self.small.items()}
+        files.update({n: f"{n}.parquet" for n in large})
+        found = self.unlikely.found(files)
+        if self.strict:
+            for f in found:
+                shown = f.problems(_ROW, MAX_SHOWN)
+                for p in shown:
+                    report.add(p)
+                if shown and f.count > len(shown):
+                    report.counts[shown[0].file] += f.count - len(shown)
+                report.unlikely_problems += f.count
+        else:
+            report.warnings = [f.warning(_ROW) for f in found]
+        consumers = self.small.get("consumers")
+        if report.fatal or report.unlikely_problems or report.total_problems or consumers is None:
+            raise report.error()
+        read = {n: pl.DataFrame(schema=TABLES[n].schema) for n in large}
+        if "logistics" in read and "transactions" not in read:
+            report.notes.append(
+                Note(
+                    "table_ignored",
+                    "logistics.parquet ignored: there is no transactions table to link it to",
+                    "logistics",
+                )
+            )
+            del read["logistics"]
+        frame = consumers.frame
+        if consumers.passthrough:
+            frame = frame.with_columns(_passthrough_types(consumers.passthrough, consumers.numeric))
+        merchants = self.small.get("merchants")
+        tables = DataTables(
+            consumers=_handed_on(frame),
+            merchants=None if merchants is None else _handed_on(merchants.frame),
+            transactions=read.get("transactions"),
+            logistics=read.get("logistics"),
+            passthrough=consumers.passthrough,
+            folder=self.folder,
+        )
+        for name in tables.missing():
+            report.notes.append(
+                Note("table_missing", f"no {name} data: {_ABSENT[name]} features absent", name)
+            )
+        return InParts(tables, report, self.spool, person_part, owner_part)
+
+
+def _strictly_increasing(s: pl.Series) -> bool:
+    return s.len() < 2 or bool((s.slice(1) > s.slice(0, s.len() - 1)).all())
+
+
+# ---------------------------------------------------------------- features
+
+
+def _order_columns() -> list[str]:
+    return ["tid", *TABLES["transactions"].names, "pid", "mid", "owner", "verified"]
+
+
+def _shipment_columns() -> list[str]:
+    return [*TABLES["logistics"].names, "tid", *ORDER_OF_SHIPMENT]
+
+
+def features_in_parts(
+    read: InParts,
+    as_of: dt.date,
+    config: FeatureConfig | None = None,
+    categories: Mapping[str, tuple[str, ...]] | None = None,
+    *,
+    run: Callable[..., Iterator[tuple[pl.DataFrame, pl.DataFrame]]] | None = None,
+) -> tuple[FeatureResult, pl.Series]:
+    """The feature table of a folder read in parts, a partition at a time, and the
+    persons (pid) with an order before ``as_of``."""
+    tables = read.tables
+    spool = read.spool
+    planned = plan(tables, config or FeatureConfig(), categories)
+    consumers = tables.consumers.with_row_index("pid")
+    persons = consumers.select("person_id", "pid")
+    shops = None if tables.merchants is None else shops_known(tables.merchants, persons, as_of)
+    # each mid's owner and verified as the shops table says at as-of
+    by_mid = spool.named.select("mid", "merchant_id")
+    if shops is not None:
+        by_mid = by_mid.join(
+            shops.select("merchant_id", "owner", "verified"),
+            on="merchant_id",
+            how="left",
+            maintain_order="left",
+        )
+    else:
+        by_mid = by_mid.with_columns(
+            pl.lit(None, dtype=pl.UInt32).alias("owner"),
+            pl.lit(None, dtype=pl.Boolean).alias("verified"),
+        )
+    by_mid = by_mid.select("mid", "owner", "verified")
+    has_orders = tables.transactions is not None
+    has_shipments = has_orders and tables.logistics is not None
+
+    def orders(files: list[Path]) -> pl.LazyFrame:
+        if not files:
+            empty = {"tid": pl.UInt32(), **TABLES["transactions"].schema}
+            empty.update(pid=pl.UInt32(), mid=pl.UInt32(), owner=pl.UInt32(), verified=pl.Boolean())
+            return pl.LazyFrame(schema={**empty, _OWN: pl.Boolean()})
+        joined = pl.scan_ipc(files).join(by_mid.lazy(), on="mid", how="left", maintain_order="left")
+        return orders_known(joined.select(*_order_columns(), _OWN), as_of)
+
+    def shipments(files: list[Path]) -> pl.LazyFrame:
+        if not files:
+            empty = {**TABLES["logistics"].schema, "tid": pl.UInt32(), "pid": pl.UInt32()}
+            empty.update(owner=pl.UInt32(), mid=pl.UInt32(), ts=pl.Datetime("us"))
+            raw = pl.LazyFrame(schema={**empty, _OWN: pl.Boolean()})
+        else:
+            raw = pl.scan_ipc(files).join(
+                by_mid.lazy().select("mid", "owner"), on="mid", how="left", maintain_order="left"
+            )
+        return shipments_known(raw.select(*_shipment_columns(), _OWN), as_of)
+
+    given: dict[str, pl.DataFrame] = {}
+    if has_orders:
+        everyone = [f for part in spool.files["orders"] for f in part]
+        whole = AsOfView(
+            as_of=as_of,
+            persons=persons.lazy(),
+            consumers=consumers.lazy(),
+            merchants=None if shops is None else shops.lazy(),
+            orders=orders(everyone).filter(pl.col(_OWN)).drop(_OWN),
+            shipments=None,
+        )
+        found = pl.collect_all([f(whole) for f in SHARED.values()], engine="streaming")
+        given = dict(zip(SHARED, found, strict=True))
+
+    pids = [persons.get_column("pid").filter(read.person_part == k) for k in range(spool.parts)]
+    active: list[pl.Series] = []
+
+    def slices() -> Iterator[Slice]:
+        for k, members in enumerate(pids):
+            mine = pl.col("pid").is_in(members.implode())
+            sold = pl.col("owner").is_in(members.implode())
+            mine_orders = mine_shipments = None
+            if has_orders:
+                mine_orders = (
+                    orders(spool.files["orders"][k]).filter(mine | sold).drop(_OWN).collect()
+                )
+                active.append(mine_orders.get_column("pid").unique())
+            if has_shipments:
+                mine_shipments = (
+                    shipments(spool.files["shipments"][k]).filter(mine | sold).drop(_OWN).collect()
+                )
+            yield Slice(
+                as_of,
+                persons.filter(mine),
+                consumers.filter(mine),
+                shops,
+                mine_orders,
+                mine_shipments,
+                given,
+                planned,
+            )
+
+    results = list((run or map)(slice_features, slices()))
+    result = assemble(results, pids, planned)
+    buyers = pl.concat(active).unique().sort() if active else pl.Series("pid", [], pl.UInt32)
+    return result, buyers
