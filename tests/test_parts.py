@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import SAMPLE_DATA
 from tests.test_features_properties import CONFIG, SETTINGS, worlds
-from trustscore import parts
+from trustscore import ingest, parts
 from trustscore.cli import app
 from trustscore.data_tables import DataTables
 from trustscore.errors import DataError
@@ -151,11 +151,14 @@ def _tables(sample_parquet: Path) -> dict[str, pl.DataFrame]:
     return {n: pl.read_parquet(sample_parquet / f"{n}.parquet") for n in TABLES}
 
 
-def _folder(tmp_path: Path, frames: dict[str, pl.DataFrame]) -> Path:
+def _folder(tmp_path: Path, frames: dict[str, pl.DataFrame], fmt: str = "parquet") -> Path:
     out = tmp_path / "data"
     out.mkdir(exist_ok=True)
     for name, frame in frames.items():
-        frame.write_parquet(out / f"{name}.parquet")
+        if fmt == "parquet":
+            frame.write_parquet(out / f"{name}.parquet")
+        else:
+            frame.write_csv(out / f"{name}.csv")
     return out
 
 
@@ -169,11 +172,18 @@ def _set(frame: pl.DataFrame, rows: list[int], column: str, value: object) -> pl
 
 @pytest.fixture
 def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parts, "CHUNK_ROWS", 5_000)
+    monkeypatch.setattr(parts, "CHUNK_ROWS", 5_000)  # Parquet: rows a piece
+    monkeypatch.setattr(ingest, "CHUNK_BYTES", 1 << 19)  # CSV: text a piece
 
 
+FORMATS = pytest.mark.parametrize("fmt", ["parquet", "csv"])
+
+
+@FORMATS
 @pytest.mark.usefixtures("small_pieces")
-def test_problems_across_pieces_are_the_whole_tables(sample_parquet: Path, tmp_path: Path) -> None:
+def test_problems_across_pieces_are_the_whole_tables(
+    sample_parquet: Path, tmp_path: Path, fmt: str
+) -> None:
     """Keys repeated pieces apart, references to nothing, bad cells in many pieces
     (more than are shown), a shipment of an order that had a problem."""
     t = _tables(sample_parquet)
@@ -193,15 +203,16 @@ def test_problems_across_pieces_are_the_whole_tables(sample_parquet: Path, tmp_p
         "shipment_id",
         ship.get_column("shipment_id")[3],
     )
-    found = _same_errors(_folder(tmp_path, t))
+    found = _same_errors(_folder(tmp_path, t, fmt))
     rules = {p.rule for p in found.problems}
     assert {"duplicate_key", "dangling_reference", "domain"} <= rules
-    assert found.counts["transactions.parquet"] > 20  # more than are shown: counted
+    assert found.counts[f"transactions.{fmt}"] > 20  # more than are shown: counted
 
 
+@FORMATS
 @pytest.mark.usefixtures("small_pieces")
 def test_unlikely_rows_across_pieces_warn_and_stop_under_strict(
-    sample_parquet: Path, tmp_path: Path
+    sample_parquet: Path, tmp_path: Path, fmt: str
 ) -> None:
     """A person's first order before their signup, found in a later piece than
     their other orders; a parcel shipped before its order was placed."""
@@ -214,7 +225,7 @@ def test_unlikely_rows_across_pieces_warn_and_stop_under_strict(
         [5, 6], "due_date", dt.date(1980, 1, 1),
     )  # fmt: skip
     t["logistics"] = _set(t["logistics"], [17_000], "shipped_at", dt.datetime(1991, 1, 1))
-    folder = _folder(tmp_path, t)
+    folder = _folder(tmp_path, t, fmt)
     read, _, _, _ = _in_parts(folder, 3)
     _, report = read_folder(folder)
     assert read.report.warnings == report.warnings
@@ -324,11 +335,54 @@ def test_what_parts_cannot_do_is_exit_2(
     assert not (tmp_path / "m").exists()
 
 
-def test_csv_orders_are_refused_with_the_way_out(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["features", str(SAMPLE_DATA), "--parts", "2"])
-    assert result.exit_code == 2
-    assert "trustscore convert" in result.output
-    assert "Traceback" not in result.output
+@pytest.mark.usefixtures("small_pieces")
+def test_csv_gives_the_whole_table(tmp_path: Path) -> None:
+    """CSV is read once, by ingest's reader; its pieces wait typed in the spool."""
+    _same_as_whole(SAMPLE_DATA, 3)
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    for name in TABLES:  # CRLF line ends, blank lines, a quoted field across pieces
+        lines = (SAMPLE_DATA / f"{name}.csv").read_text().splitlines()
+        body = [lines[0]]
+        for i, line in enumerate(lines[1:]):
+            if name == "transactions" and i % 1_000 == 0:
+                fields = line.split(",")
+                fields[7] = f'"{fields[7]}"'  # category, quoted
+                line = ",".join(fields)
+            body.append(line if i % 997 else line + "\r\n")
+        (folder / f"{name}.csv").write_bytes(("\r\n".join(body) + "\r\n").encode())
+    _same_as_whole(folder, 2)
+
+
+@pytest.mark.usefixtures("small_pieces")
+@pytest.mark.parametrize("case", ["empty-file", "header-only", "quote-never-closed", "ragged"])
+def test_broken_csv_as_the_whole_path_says(tmp_path: Path, case: str) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name in TABLES:
+        (folder / f"{name}.csv").write_bytes((SAMPLE_DATA / f"{name}.csv").read_bytes())
+    path = folder / "transactions.csv"
+    lines = path.read_bytes().split(b"\n")
+    if case == "empty-file":
+        path.write_bytes(b"")
+    elif case == "header-only":
+        path.write_bytes(lines[0] + b"\n")
+    elif case == "quote-never-closed":
+        lines[40_000] = lines[40_000].replace(b",", b',"', 1)
+        path.write_bytes(b"\n".join(lines))
+    elif case == "ragged":
+        lines[3] += b",extra"
+        lines[50_000] = lines[50_000].rsplit(b",", 2)[0]
+        path.write_bytes(b"\n".join(lines))
+    try:
+        tables, report = read_folder(folder)
+    except DataError:
+        _same_errors(folder)
+        return
+    read, when, result, _ = _in_parts(folder, 2)
+    assert report.notes == read.report.notes
+    assert report.tables == read.report.tables
+    assert_frame_equal(compute_features(tables, when, CONFIG).frame, result.frame)
 
 
 def test_a_killed_run_leaves_its_spool_to_the_next(spool_here: Path) -> None:

@@ -41,7 +41,7 @@ import itertools
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -1198,7 +1198,15 @@ def _finish(
     return _Read(table, frame, bad_rows, table_report, passthrough, numeric, empty_file=empty_file)
 
 
-def _read_csv(table: Table, fh: BinaryIO, report: Report) -> _Read | None:
+def _read_csv(
+    table: Table,
+    fh: BinaryIO,
+    report: Report,
+    each: Callable[[pl.DataFrame], None] | None = None,
+) -> _Read | None:
+    """A table from CSV. ``each``: hand each typed piece to it rather than keep
+    it (a table larger than memory, parts.py); the ``_Read`` then holds only
+    the rows' keys (``_ROW`` and the unique columns), checked over every piece."""
     file = table.filename
     head = _header(fh, table)
     if head is None:
@@ -1218,8 +1226,12 @@ def _read_csv(table: Table, fh: BinaryIO, report: Report) -> _Read | None:
     fh.seek(start)
     parts: list[pl.DataFrame] = []
     found: list[pl.DataFrame] = []
+    keys = [_ROW, *(c.name for c in table.columns if c.unique and c.name in header)]
     for piece in _pieces(fh, header_line + 1, header, file):
         part, problems = _typed_piece(table, header, piece, *exprs[piece.quoted])
+        if each is not None:
+            each(part)
+            part = part.select(keys)
         parts.append(part)
         if problems.height:
             report.extend(file, problems)
@@ -1230,6 +1242,9 @@ def _read_csv(table: Table, fh: BinaryIO, report: Report) -> _Read | None:
         text = {_ROW: pl.Int64(), **{h: pl.String() for h in header}}
         values, nvalues = exprs[False]
         frame = pl.LazyFrame(schema=text).select(values[:nvalues]).collect()
+        if each is not None:
+            each(frame)
+            frame = frame.select(keys)
     del parts
 
     checks = [_duplicate_keys(table, frame, header)]

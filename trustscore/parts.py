@@ -76,6 +76,7 @@ from trustscore.ingest import (
     _passthrough_types,
     _problem_rows,
     _Read,
+    _read_csv,
     _read_parquet,
     _read_table,
     _source,
@@ -296,16 +297,9 @@ def read_in_parts(folder: Path | str, parts: int, *, strict: bool = False) -> In
 
 
 def _large(folder: Path, table: Table) -> Path | None:
-    """The Parquet file of a large table (None: absent); CSV is refused."""
+    """The file of a large table (None: absent)."""
     source = _source(folder, table, None)
-    if source is None:
-        return None
-    assert isinstance(source, Path)
-    if source.suffix != ".parquet":
-        raise UsageError(
-            f"--parts reads {table.name} from Parquet; {source.name} is CSV",
-            hint="write a Parquet copy once (trustscore convert DATA_DIR OUT_DIR) and use it",
-        )
+    assert source is None or isinstance(source, Path)
     return source
 
 
@@ -349,6 +343,7 @@ class _Reader:
         self.small: dict[str, _Read] = {}
         self.counted: dict[str, TableReport] = {}
         self.unlikely = _Unlikely()
+        self.names: dict[str, str] = {}  # each table's file name
 
     # ---- the tables, in the whole-table path's order
 
@@ -396,11 +391,8 @@ class _Reader:
                 continue
             scratch = Report()
             got = _read_table(table, source, scratch)
-            file = (
-                f"{name}.parquet"
-                if isinstance(source, Path) and source.suffix == ".parquet"
-                else table.filename
-            )
+            file = source.name if isinstance(source, Path) else table.filename
+            self.names[name] = file
             self.problems.take((name, "rows"), scratch, file, by_row=False)
             self.notes.extend(scratch.notes)
             if got is None:
@@ -436,6 +428,10 @@ class _Reader:
 
     def _pieces(self, name: str, path: Path) -> Iterator[_Read]:
         """The table's pieces, each read and checked, rows with a problem dropped."""
+        self.names[name] = path.name
+        if path.suffix != ".parquet":
+            yield from self._csv_pieces(name, path)
+            return
         table = dataclasses.replace(TABLES[name], suffix="parquet")
         file = table.filename
         scratch = Report()
@@ -473,6 +469,47 @@ class _Reader:
             self.counted[name].kept += got.frame.height
             yield got
 
+    def _csv_pieces(self, name: str, path: Path) -> Iterator[_Read]:
+        """A CSV table's pieces: read once by ingest's own reader, which checks
+        the keys over every piece while each typed piece waits in an Arrow file
+        of the spool, read back here once the rows to drop are known."""
+        table = TABLES[name]
+        staged: list[Path] = []
+
+        def stage(part: pl.DataFrame) -> None:
+            file = self.spool.folder / f"stage-{name}-{len(staged)}.arrow"
+            part.write_ipc(file, compression="lz4")
+            staged.append(file)
+
+        scratch = Report()
+        try:
+            with path.open("rb") as fh:
+                got = _read_csv(table, fh, scratch, each=stage)
+        except _Fatal as exc:  # what came before it stays, as in the whole-table path
+            scratch.add(exc.problem, fatal=True)
+            got = None
+        self.problems.take((name, "rows"), scratch, table.filename, by_row=False)
+        self.notes.extend(scratch.notes)
+        try:
+            if got is None:
+                return
+            self._empty(got)
+            rows, ignored = got.report.rows, got.report.ignored_columns
+            counted = TableReport(name, table.filename, rows, 0, ignored)
+            self.counted[name] = counted
+            every: list[Path | None] = [*staged] or [None]  # none staged: the empty frame
+            for file in every:
+                frame = got.frame if file is None else pl.read_ipc(file)
+                if file is not None:
+                    file.unlink()
+                piece = _Read(table, frame, _empty_rows(), got.report, [])
+                _drop(piece, got.bad_rows, Report())
+                counted.kept += piece.frame.height
+                yield piece
+        finally:
+            for file in staged:
+                file.unlink(missing_ok=True)
+
     def _reference(self, got: _Read, column: str, keys: pl.Series) -> pl.Series | None:
         """A piece's ``column`` checked against ``keys``: each row's position in
         them (None where a row has none to check)."""
@@ -480,7 +517,7 @@ class _Reader:
         assert ref is not None
         dangling, positions = _dangling(got.frame, column, keys)
         scratch = Report()
-        target = self.small[ref[0]].table.filename if ref[0] in self.small else f"{ref[0]}.parquet"
+        target = self.names[ref[0]]
         scratch.extend(
             got.table.filename,
             _problem_rows(
@@ -605,9 +642,7 @@ class _Reader:
                 report.tables.append(self.counted[name])
         self.problems.into(report)
         report.notes.extend(self.notes)
-        files = {n: g.table.filename for n, g in self.small.items()}
-        files.update({n: f"{n}.parquet" for n in large})
-        found = self.unlikely.found(files)
+        found = self.unlikely.found(self.names)
         if self.strict:
             for f in found:
                 shown = f.problems(_ROW, MAX_SHOWN)
@@ -626,7 +661,8 @@ class _Reader:
             report.notes.append(
                 Note(
                     "table_ignored",
-                    "logistics.parquet ignored: there is no transactions table to link it to",
+                    f"{self.names['logistics']} ignored: there is no transactions table to "
+                    "link it to",
                     "logistics",
                 )
             )
