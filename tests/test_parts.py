@@ -57,6 +57,7 @@ def _write(folder: Path, tables: DataTables) -> Path:
 
 
 def _in_parts(folder: Path, n: int, as_of: dt.date | None = None, **kw: bool) -> tuple:  # type: ignore[type-arg]
+    """read_in_parts, then features_in_parts: (read, as-of, FeatureResult, active pids)."""
     read = parts.read_in_parts(folder, n, **kw)
     try:
         when = as_of or read.default_as_of() or default_as_of(read.tables)
@@ -66,9 +67,11 @@ def _in_parts(folder: Path, n: int, as_of: dt.date | None = None, **kw: bool) ->
     return read, when, result, active
 
 
-def _same_as_whole(folder: Path, n: int, as_of: dt.date | None = None) -> None:
-    read, when, result, _ = _in_parts(folder, n, as_of)
-    tables, report = read_folder(folder)
+def _same_as_whole(
+    folder: Path, n: int, as_of: dt.date | None = None, lenient: bool = False
+) -> None:
+    read, when, result, _ = _in_parts(folder, n, as_of, lenient=lenient)
+    tables, report = read_folder(folder, lenient=lenient)
     assert when == (as_of or default_as_of(tables))
     whole = compute_features(tables, when, CONFIG)
     assert_frame_equal(whole.frame, result.frame, check_exact=True)
@@ -78,6 +81,7 @@ def _same_as_whole(folder: Path, n: int, as_of: dt.date | None = None) -> None:
     assert report.notes == read.report.notes
     assert report.warnings == read.report.warnings
     assert report.tables == read.report.tables
+    assert report.drops == read.report.drops
 
 
 @pytest.mark.parametrize(("n", "chunk"), [(1, 10**9), (3, 7_000), (7, 25_000)])
@@ -318,7 +322,6 @@ def test_build_in_parts_writes_the_same_scores(sample_parquet: Path, tmp_path: P
 @pytest.mark.parametrize(
     ("extra", "says"),
     [
-        (["--lenient"], "--lenient"),
         (["--entity", "merchant"], "shops"),
         (["--cluster", "local"], "pick one"),
         (["--label", "records"], "records"),
@@ -402,3 +405,95 @@ def SAMPLE_DATA_PQ(where: Path) -> Path:
     tables, _ = read_folder(SAMPLE_DATA)
     tables.consumers.write_parquet(out / "consumers.parquet")
     return out
+
+
+@FORMATS
+@pytest.mark.usefixtures("small_pieces")
+def test_lenient_drops_what_the_whole_path_drops(
+    sample_parquet: Path, tmp_path: Path, fmt: str
+) -> None:
+    """Bad cells, a repeated key, an order of nobody (its shipments then dangle),
+    a shop owned by nobody (kept without its owner): the same rows dropped, the
+    same counts and notes, the same features."""
+    t = _tables(sample_parquet)
+    txn = t["transactions"]
+    t["consumers"] = _set(t["consumers"], [5, 3_000], "monthly_income", -1.0)
+    t["merchants"] = _set(t["merchants"], [7], "owner_id", "NOBODY")
+    t["transactions"] = _set(
+        _set(
+            _set(txn, [30_000], "txn_id", txn.get_column("txn_id")[10]),
+            [12_345, 40_001], "buyer_id", "NOBODY",
+        ),
+        list(range(100, 60_000, 2_000)), "amount", -5.0,
+    )  # fmt: skip
+    t["logistics"] = _set(t["logistics"], [7, 9_999], "txn_id", "T-nowhere")
+    folder = _folder(tmp_path, t, fmt)
+    _same_as_whole(folder, 3, lenient=True)
+    read, _, _, _ = _in_parts(folder, 3, lenient=True)
+    dropped = read.report.drops.dropped
+    assert dropped[(f"transactions.{fmt}", "dangling_reference")] >= 2  # and the dropped persons
+    assert dropped[(f"logistics.{fmt}", "dangling_reference")] >= 2
+    assert any(n.code == "owner_cleared" for n in read.report.notes)
+
+
+@pytest.mark.usefixtures("small_pieces")
+def test_lenient_never_drops_a_whole_table(sample_parquet: Path, tmp_path: Path) -> None:
+    t = _tables(sample_parquet)
+    t["logistics"] = t["logistics"].with_columns(pl.lit("T-nowhere").alias("txn_id"))
+    folder = _folder(tmp_path, t)
+    with pytest.raises(DataError) as whole_info:
+        read_folder(folder, lenient=True)
+    with pytest.raises(DataError) as parts_info:
+        _in_parts(folder, 2, lenient=True)
+    whole, piecewise = whole_info.value, parts_info.value
+    assert piecewise.message == whole.message
+    assert "--lenient would drop every row of logistics.parquet" in piecewise.message
+
+
+def test_spool_where_asked_and_a_full_disk_is_exit_7(
+    sample_parquet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    where = tmp_path / "big-disk"
+    where.mkdir()
+    seen: list[list[str]] = []
+    real = pl.DataFrame.write_ipc
+
+    def watch(self: pl.DataFrame, file: object, **kw: object) -> None:
+        seen.append(list(Path(str(file)).relative_to(where).parts))
+        real(self, file, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pl.DataFrame, "write_ipc", watch)
+    result = runner.invoke(
+        app, ["features", str(sample_parquet), "--parts", "2", "--spool", str(where), "-f", "csv"]
+    )
+    assert result.exit_code == 0, result.output
+    assert seen and all(p[0].startswith("trustscore-partitions-") for p in seen)
+    assert list(where.iterdir()) == []  # removed once done
+
+    def full(self: pl.DataFrame, file: object, **kw: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_ipc", full)
+    model = tmp_path / "model"
+    result = runner.invoke(
+        app, ["build", str(sample_parquet), "--parts", "2", "--spool", str(where),
+              "--model", str(model)],
+    )  # fmt: skip
+    assert result.exit_code == 7, result.output
+    assert "No space left on device" in result.output and "--spool" in result.output
+    assert "Traceback" not in result.output
+    assert list(where.iterdir()) == [] and not model.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--spool", "NOWHERE"], "not a folder"),
+        (["--spool", "X"], "--parts"),
+    ],
+)
+def test_spool_misused_is_exit_2(sample_parquet: Path, args: list[str], says: str) -> None:
+    extra = ["--parts", "2"] if says != "--parts" else []
+    result = runner.invoke(app, ["features", str(sample_parquet), *extra, *args])
+    assert result.exit_code == 2, result.output
+    assert says in result.output

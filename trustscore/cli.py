@@ -663,8 +663,8 @@ PartsOpt = Annotated[
         min=1,
         metavar="N",
         help="For data larger than memory: read transactions and logistics (Parquet) a "
-        "piece at a time and compute the persons' features in N partitions. The same "
-        "features; no --lenient.",
+        "piece at a time and compute the persons' features in N partitions, waiting on "
+        "disk (--spool DIR, default the temporary folder). The same features.",
         show_default=False,
     ),
 ]
@@ -676,23 +676,31 @@ SpoolOpt = Annotated[
         "--spool",
         metavar="DIR",
         help="With --cluster: a folder every worker can read (shared storage). The "
-        "partitions reach the workers through it, much faster than through Dask.",
+        "partitions reach the workers through it, much faster than through Dask. With "
+        "--parts: where the partitions wait (room for a copy of the orders and shipments).",
         show_default=False,
     ),
 ]
 
 
 @contextmanager
-def _cluster(address: str | None, entity: Any = None, spool: Path | None = None) -> Iterator[Any]:
+def _cluster(
+    address: str | None, entity: Any = None, spool: Path | None = None, parts: int | None = None
+) -> Iterator[Any]:
     """The Dask cluster asked for with --cluster, open for the command (None: none)."""
     if address is None:
-        if spool is not None:
+        if spool is not None and parts is None:
             raise UsageError(
-                "--spool is where a cluster's workers read their partitions",
-                hint="use it with --cluster ADDRESS",
+                "--spool is where a cluster's workers read their partitions, or where "
+                "--parts keeps them",
+                hint="use it with --cluster ADDRESS or --parts N",
             )
         yield None
         return
+    if parts is not None:  # before a local cluster takes seconds to start
+        from trustscore.pipeline import check_parts
+
+        check_parts(entity, cluster=address)
     from trustscore import render
     from trustscore.cluster import Cluster
     from trustscore.entity import Entity
@@ -777,7 +785,7 @@ def features(
     chosen = _entity(entity) or Entity.PERSON
     out.entity = chosen
     cfg = config_mod.load(config)
-    with _cluster(cluster, chosen, spool) as engine:
+    with _cluster(cluster, chosen, spool, parts) as engine:
         prepared = prepare(
             data_dir,
             config=cfg,
@@ -787,6 +795,7 @@ def features(
             owner_model=owner_model,
             cluster=engine,
             parts=parts,
+            spool=spool if parts is not None else None,
         )
     _notes(prepared.report, prepared.features.notes)
     _warn_protected(prepared.features.protected)
@@ -895,7 +904,7 @@ def build(
 
         check_target(Path(model), force=force)
     with (
-        _cluster(cluster, chosen, spool) as engine,
+        _cluster(cluster, chosen, spool, parts) as engine,
         render.phases(_stderr_is_terminal()) as (phase, rounds),
     ):
         result = run_build(
@@ -913,6 +922,7 @@ def build(
             owner_model=owner_model,
             cluster=engine,
             parts=parts,
+            spool=spool if parts is not None else None,
         )
     _notes(result.report, result.notes)
     _warn_protected(result.protected)
@@ -1021,7 +1031,7 @@ def score(
                 f"--reasons {reasons}: the model has {len(folder.specs)} features",
                 hint=f"ask for at most {len(folder.specs)}",
             )
-        with _cluster(cluster, out.entity, spool) as engine:
+        with _cluster(cluster, out.entity, spool, parts) as engine:
             scored, prepared = score_with(
                 folder,
                 data_dir,
@@ -1032,6 +1042,7 @@ def score(
                 owner_model=owner_model,
                 cluster=engine,
                 parts=parts,
+                spool=spool if parts is not None else None,
             )
         frame = scored.scores.select(SCORE_COLUMNS)
         if reasons is not None:

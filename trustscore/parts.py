@@ -46,7 +46,7 @@ import polars as pl
 
 from trustscore.cluster import _HOST, _SPOOL, _clean_stale_spools
 from trustscore.data_tables import DataTables
-from trustscore.errors import DataError, Problem, UsageError
+from trustscore.errors import DataError, Problem, ResourceError, UsageError
 from trustscore.features.as_of_view import (
     ORDER_OF_SHIPMENT,
     AsOfView,
@@ -222,7 +222,7 @@ class _Spool:
             if rows.height:
                 files = self.files[kind][part]
                 path = self.folder / f"{kind}-{part}-{len(files)}.arrow"
-                rows.write_ipc(path, compression="lz4")
+                _write(rows, path)
                 files.append(path)
 
     def number_shops(self, ids: pl.Series) -> pl.Series:
@@ -247,6 +247,16 @@ class _Spool:
         )
 
 
+def _write(frame: pl.DataFrame, path: Path) -> None:
+    """An Arrow file of the spool; a full disk is exit 7 naming the spool."""
+    try:
+        frame.write_ipc(path, compression="lz4")
+    except OSError as exc:
+        raise _no_room(path.parent, exc) from None
+    except pl.exceptions.ComputeError as exc:  # how Polars may report a failed write
+        raise _no_room(path.parent, OSError(str(exc))) from None
+
+
 @dataclass
 class InParts:
     """A folder read in parts (``read_in_parts``), its rows waiting in a spool."""
@@ -269,10 +279,18 @@ class InParts:
 # ---------------------------------------------------------------- reading
 
 
-def read_in_parts(folder: Path | str, parts: int, *, strict: bool = False) -> InParts:
+def read_in_parts(
+    folder: Path | str,
+    parts: int,
+    *,
+    strict: bool = False,
+    lenient: bool = False,
+    spool: Path | None = None,
+) -> InParts:
     """Read and check ``folder``, its large tables a piece at a time, spooling
-    their rows by partition (see the module). Raises DataError as ``read_folder``
-    does; close the result to remove the spool."""
+    their rows by partition (see the module) in a new folder in ``spool`` (the
+    temporary folder by default). Raises DataError as ``read_folder`` does, and
+    drops rows under ``lenient`` as it does; close the result to remove the spool."""
     if parts < 1:
         raise UsageError("--parts must be at least 1", hint="give a number of partitions, e.g. 8")
     if str(folder) == STDIN:
@@ -281,19 +299,38 @@ def read_in_parts(folder: Path | str, parts: int, *, strict: bool = False) -> In
     if not folder.is_dir():
         raise DataError(f"no data folder {str(folder)!r}", hint="give the folder of the tables")
     large = {name: _large(folder, TABLES[name]) for name in ("transactions", "logistics")}
-    where = Path(tempfile.gettempdir())
+    if spool is not None and not spool.is_dir():
+        raise UsageError(
+            f"--spool {str(spool)!r} is not a folder",
+            hint="give a folder on a disk with room for a copy of the orders and shipments",
+        )
+    where = spool or Path(tempfile.gettempdir())
     _clean_stale_spools(where)
-    spool = _Spool(
-        Path(tempfile.mkdtemp(prefix=f"{_SPOOL}{_HOST}-{os.getpid()}-", dir=where)),
+    try:
+        made = Path(tempfile.mkdtemp(prefix=f"{_SPOOL}{_HOST}-{os.getpid()}-", dir=where))
+    except OSError as exc:
+        raise _no_room(where, exc) from None
+    into = _Spool(
+        made,
         parts,
         {kind: [[] for _ in range(parts)] for kind in ("orders", "shipments")},
         pl.DataFrame(schema={"merchant_id": pl.String, "mid": pl.UInt32}),
     )
     try:
-        return _Reader(folder, spool, strict).read({k: v for k, v in large.items() if v})
+        reader = _Reader(folder, into, strict=strict, lenient=lenient)
+        return reader.read({k: v for k, v in large.items() if v})
     except BaseException:
-        shutil.rmtree(spool.folder, ignore_errors=True)
+        shutil.rmtree(into.folder, ignore_errors=True)
         raise
+
+
+def _no_room(where: Path, exc: OSError) -> ResourceError:
+    cause = exc.strerror or str(exc) or "the write failed (is the disk full?)"
+    return ResourceError(
+        f"cannot spool the partitions in {where}: {cause}",
+        hint="free some space, or give --spool DIR on a disk with room for a copy of "
+        "the orders and shipments",
+    )
 
 
 def _large(folder: Path, table: Table) -> Path | None:
@@ -334,12 +371,15 @@ def _key_duplicates(table: Table, path: Path, scratch: Report) -> pl.DataFrame:
 
 
 class _Reader:
-    def __init__(self, folder: Path, spool: _Spool, strict: bool) -> None:
+    def __init__(self, folder: Path, spool: _Spool, *, strict: bool, lenient: bool) -> None:
         self.folder = folder
         self.spool = spool
         self.strict = strict
+        self.lenient = lenient
         self.problems = _Problems()
-        self.notes: list[Note] = []
+        self.dropped = Report()  # what --lenient drops, as the whole-table path counts it
+        self.notes: list[Note] = []  # reading's notes
+        self.ref_notes: list[Note] = []  # the references', after them
         self.small: dict[str, _Read] = {}
         self.counted: dict[str, TableReport] = {}
         self.unlikely = _Unlikely()
@@ -409,12 +449,19 @@ class _Reader:
                 hint="one row per person is needed, under a header row naming the columns",
             )
         for got in self.small.values():
-            _drop(got, got.bad_rows, Report())
+            _drop(got, got.bad_rows, self.dropped)
         if "merchants" in self.small:
             scratch = Report()
-            _check_references(dict(self.small), scratch, False)
+            _check_references(dict(self.small), scratch, self.lenient)
             file = self.small["merchants"].table.filename
             self.problems.take(("merchants", "owner_id"), scratch, file, by_row=False)
+            self.ref_notes.extend(scratch.notes)  # shops kept without their owner
+
+    @property
+    def building(self) -> bool:
+        """Whether what is read goes on to the spool: not once it cannot be built."""
+        phases = self.problems.phases.values()
+        return not any(p.fatal for p in phases) and (self.lenient or not self.problems.any)
 
     def _empty(self, got: _Read) -> None:
         if got.empty_file and not got.table.required:
@@ -461,13 +508,13 @@ class _Reader:
                 self.notes.extend(scratch.notes)
                 self._empty(got)
                 self.counted[name] = TableReport(name, file, 0, 0, got.report.ignored_columns)
+            # a repeated key ranks first on its row, as ingest._problems sorts
             here = repeated.filter(pl.col(_ROW).is_between(first + 1, first + CHUNK_ROWS))
-            bad = pl.concat([got.bad_rows, here]).unique(_ROW, keep="first", maintain_order=True)
-            rows = got.frame.height
-            _drop(got, bad, Report())
-            self.counted[name].rows += rows
-            self.counted[name].kept += got.frame.height
+            bad = pl.concat([here, got.bad_rows]).sort(_ROW, maintain_order=True)
+            self.counted[name].rows += got.frame.height
+            _drop(got, bad.unique(_ROW, keep="first", maintain_order=True), self.dropped)
             yield got
+            self.counted[name].kept += got.frame.height  # after the references' drops
 
     def _csv_pieces(self, name: str, path: Path) -> Iterator[_Read]:
         """A CSV table's pieces: read once by ingest's own reader, which checks
@@ -503,16 +550,18 @@ class _Reader:
                 if file is not None:
                     file.unlink()
                 piece = _Read(table, frame, _empty_rows(), got.report, [])
-                _drop(piece, got.bad_rows, Report())
-                counted.kept += piece.frame.height
+                _drop(piece, got.bad_rows, self.dropped)
                 yield piece
+                counted.kept += piece.frame.height  # after the references' drops
         finally:
             for file in staged:
                 file.unlink(missing_ok=True)
 
     def _reference(self, got: _Read, column: str, keys: pl.Series) -> pl.Series | None:
-        """A piece's ``column`` checked against ``keys``: each row's position in
-        them (None where a row has none to check)."""
+        """A piece's ``column`` checked against ``keys``, as ``ingest._check_references``
+        checks a whole table (dangling rows dropped under --lenient): each kept
+        row's position in ``keys`` (None when rows with no value are left: there
+        are problems, and nothing is built)."""
         ref = got.table.column(column).references
         assert ref is not None
         dangling, positions = _dangling(got.frame, column, keys)
@@ -525,7 +574,16 @@ class _Reader:
             ),
         )
         self.problems.take((got.table.name, column), scratch, got.table.filename, by_row=False)
-        return None if positions is None else positions.cast(pl.UInt32)
+        if positions is None:
+            return None
+        link = link_column(column)
+        got.frame = got.frame.with_columns(positions.cast(pl.UInt32).alias(link))
+        if self.lenient and dangling.height:
+            got.frame = got.frame.join(
+                dangling.select(_ROW), on=_ROW, how="anti", maintain_order="left"
+            )
+            self.dropped.drops.add(got.table.filename, "dangling_reference", dangling.height)
+        return got.frame.get_column(link)
 
     def _orders(
         self,
@@ -543,13 +601,11 @@ class _Reader:
                 if merchants is None
                 else self._reference(got, "merchant_id", merchants.frame.get_column("merchant_id"))
             )
-            links = {link_column("buyer_id"): pid, link_column("merchant_id"): mrow}
-            checked = got.frame.with_columns(
-                s.alias(name) for name, s in links.items() if s is not None
-            )
+            if pid is not None:  # the buyer's after the shop's drops
+                pid = got.frame.get_column(link_column("buyer_id"))
             self.unlikely.add(
                 "transactions",
-                {"transactions": checked, **{n: g.frame for n, g in self.small.items()}},
+                {"transactions": got.frame, **{n: g.frame for n, g in self.small.items()}},
             )
             frame = _handed_on(got.frame)
             tid = pl.int_range(
@@ -572,7 +628,7 @@ class _Reader:
             latest = frame.get_column("ts").max()
             if isinstance(latest, dt.datetime) and (spool.latest is None or latest > spool.latest):
                 spool.latest = latest
-            if self.problems.any:
+            if not self.building or pid is None:
                 continue  # nothing will be built: the checks go on, the spool stops
             orders = pl.concat(
                 [
@@ -620,9 +676,9 @@ class _Reader:
             if at is None:  # a txn_id left empty: that row's problem; nothing is built
                 continue
             tid = at if order is None else order.gather(at)
-            checked = got.frame.with_columns(tid.alias(link_column("txn_id")))
-            self.unlikely.add("logistics", {"logistics": checked, "transactions": index})
-            if self.problems.any:
+            got.frame = got.frame.with_columns(tid.alias(link_column("txn_id")))
+            self.unlikely.add("logistics", {"logistics": got.frame, "transactions": index})
+            if not self.building:
                 continue
             frame = _handed_on(got.frame)
             of_order = index.select(pl.col(c).gather(tid) for c in ("pid", "mid", "ts"))
@@ -641,7 +697,8 @@ class _Reader:
             elif name in self.counted:
                 report.tables.append(self.counted[name])
         self.problems.into(report)
-        report.notes.extend(self.notes)
+        report.drops = self.dropped.drops
+        report.notes.extend(self.notes + self.ref_notes)
         found = self.unlikely.found(self.names)
         if self.strict:
             for f in found:
@@ -654,8 +711,15 @@ class _Reader:
         else:
             report.warnings = [f.warning(_ROW) for f in found]
         consumers = self.small.get("consumers")
-        if report.fatal or report.unlikely_problems or report.total_problems or consumers is None:
+        stop = report.fatal or report.unlikely_problems
+        if stop or (not self.lenient and report.total_problems) or consumers is None:
             raise report.error()
+        emptied = [t.file for t in report.tables if t.rows > 0 and t.kept == 0]
+        if emptied:  # as ingest.read_folder says it
+            exc = report.error()
+            exc.message = f"--lenient would drop every row of {', '.join(emptied)}: {exc.message}"
+            exc.hint = "fix the rows named above: a table cannot be dropped whole"
+            raise exc
         read = {n: pl.DataFrame(schema=TABLES[n].schema) for n in large}
         if "logistics" in read and "transactions" not in read:
             report.notes.append(

@@ -154,23 +154,27 @@ def prepare(
     owner_model: Path | None = None,
     cluster: Cluster | None = None,
     parts: int | None = None,
+    spool: Path | None = None,
 ) -> Prepared:
     """Read and check the folder, then compute every person's (or shop's) features
     as of ``as_of``. ``owner_model``: a person model folder whose scores give shops
     their owners' score. ``cluster``: a Dask cluster to compute persons' features on.
     ``parts``: read the large tables a piece at a time and compute the features in
-    that many partitions, for data larger than memory (parts.py)."""
+    that many partitions, for data larger than memory (parts.py), spooling them
+    in ``spool`` (default: the temporary folder)."""
     _check_as_of(as_of)
     if cluster is not None:
         check_cluster(entity)
     if parts is not None:
-        check_parts(entity, lenient=lenient, cluster=cluster)
+        check_parts(entity, cluster=cluster)
         return _prepare_in_parts(
             data_dir,
             parts,
             config=config,
             as_of=as_of,
             strict=strict,
+            lenient=lenient,
+            spool=spool,
             categories=categories,
             phase=phase,
         )
@@ -213,19 +217,12 @@ def prepare(
     )
 
 
-def check_parts(entity: Entity, *, lenient: bool = False, cluster: object = None) -> None:
+def check_parts(entity: Entity | None, *, cluster: object = None) -> None:
     """What --parts cannot be combined with (usage, exit 2)."""
-    if entity is not Entity.PERSON:
+    if entity is not None and entity is not Entity.PERSON:
         raise UsageError(
             "--parts computes persons' features; shops are scored whole",
             hint="drop --parts with --entity merchant",
-        )
-    if lenient:
-        raise UsageError(
-            "--parts reads the large tables a piece at a time and cannot drop rows: "
-            "--lenient needs them whole",
-            hint="write a clean copy once (trustscore convert --lenient DATA_DIR OUT_DIR), "
-            "then use --parts on it",
         )
     if cluster is not None:
         raise UsageError(
@@ -241,13 +238,15 @@ def _prepare_in_parts(
     config: Config,
     as_of: dt.date | None,
     strict: bool,
+    lenient: bool,
+    spool: Path | None,
     categories: dict[str, tuple[str, ...]] | None,
     phase: Phase,
 ) -> Prepared:
     from trustscore.parts import features_in_parts, read_in_parts
 
     phase("reading and validating, a piece at a time")
-    read = read_in_parts(data_dir, parts, strict=strict)
+    read = read_in_parts(data_dir, parts, strict=strict, lenient=lenient, spool=spool)
     try:
         if as_of is None:
             as_of = read.default_as_of()
@@ -521,6 +520,7 @@ def build(
     owner_model: Path | None = None,
     cluster: Cluster | None = None,
     parts: int | None = None,
+    spool: Path | None = None,
 ) -> BuildResult:
     """validate -> features -> train -> evaluate -> score everyone -> write the folder.
 
@@ -553,6 +553,7 @@ def build(
             owner_model=owner_model,
             cluster=cluster,
             parts=parts,
+            spool=spool,
         )
     except BaseException:
         writer.abort()
@@ -654,6 +655,7 @@ def _build(
     owner_model: Path | None,
     cluster: Cluster | None,
     parts: int | None = None,
+    spool: Path | None = None,
 ) -> BuildResult:
     from trustscore import outcomes
 
@@ -668,6 +670,7 @@ def _build(
         owner_model=owner_model,
         cluster=cluster,
         parts=parts,
+        spool=spool,
     )
     if not prepared.features.specs:
         raise DataError("no features to learn from", hint="consumers.csv has no usable columns")
@@ -897,6 +900,7 @@ def score(
     owner_model: Path | None = None,
     cluster: Cluster | None = None,
     parts: int | None = None,
+    spool: Path | None = None,
 ) -> tuple[Scored, Prepared]:
     """Score everyone in ``data_dir`` with the model in ``model_dir``."""
     phase("loading the model")
@@ -912,6 +916,7 @@ def score(
         owner_model=owner_model,
         cluster=cluster,
         parts=parts,
+        spool=spool,
     )
 
 
@@ -927,6 +932,7 @@ def score_with(
     owner_model: Path | None = None,
     cluster: Cluster | None = None,
     parts: int | None = None,
+    spool: Path | None = None,
 ) -> tuple[Scored, Prepared]:
     """Score everyone in ``data_dir`` with an opened, verified model folder: the
     folder's entity (exit 5 when ``entity`` asks for the other)."""
@@ -944,6 +950,7 @@ def score_with(
         owner_model=_owner_model(folder, model.specs, owner_model),
         cluster=cluster,
         parts=parts,
+        spool=spool,
     )
     _check_schema(model, prepared, folder.path)
     recorded = folder.manifest.get("owner_model")
