@@ -310,13 +310,17 @@ def test_build_in_parts_writes_the_same_scores(sample_parquet: Path, tmp_path: P
             pl.read_parquet(tmp_path / "parts" / name),
             check_exact=True,
         )
-    scored = runner.invoke(
-        app,
-        ["score", str(sample_parquet), "--model", str(tmp_path / "parts"), "--parts", "2",
-         "-f", "csv"],
-    )  # fmt: skip
-    assert scored.exit_code == 0, scored.output
-    assert scored.stdout.count("\n") == whole.height + 1
+    scored = {
+        name: runner.invoke(
+            app,
+            ["score", str(sample_parquet), "--model", str(tmp_path / "whole"), "-f", "csv",
+             "--reasons", "2", *extra],
+        )
+        for name, extra in (("whole", []), ("parts", ["--parts", "2"]))
+    }  # fmt: skip
+    assert scored["parts"].exit_code == 0, scored["parts"].output
+    assert scored["parts"].stdout == scored["whole"].stdout
+    assert scored["parts"].stdout.count("\n") == whole.height + 1
 
 
 @pytest.mark.parametrize(
@@ -497,3 +501,30 @@ def test_spool_misused_is_exit_2(sample_parquet: Path, args: list[str], says: st
     result = runner.invoke(app, ["features", str(sample_parquet), *extra, *args])
     assert result.exit_code == 2, result.output
     assert says in result.output
+
+
+@settings(**{**SETTINGS, "max_examples": 60})
+@given(
+    st.lists(st.text("AB\x1b0", max_size=4), unique=True, max_size=30),
+    st.lists(st.text("AB\x1b0", max_size=4), max_size=30),
+    st.booleans(),
+)
+def test_the_order_index_finds_what_a_lookup_finds(
+    ids: list[str], wanted: list[str], by_text: bool
+) -> None:
+    """Every path of the shipments' search (hashes, or the text when hashes
+    collide) against a plain lookup."""
+    index = parts._OrderIndex(pl.Series("txn_id", ids, pl.String))
+    if by_text:  # as when two ids share a hash
+        index.by_text = True
+        index.order = index.ids.arg_sort()
+        index.sorted = index.ids.gather(index.order)
+    frame = pl.DataFrame(
+        {"\x00row": range(1, len(wanted) + 1), "txn_id": wanted},
+        schema={"\x00row": pl.Int64, "txn_id": pl.String},
+    )
+    dangling, positions = index.dangling(frame)
+    where = {v: i for i, v in enumerate(ids)}
+    assert dangling.get_column("txn_id").to_list() == [w for w in wanted if w not in where]
+    assert positions is not None
+    assert positions.to_list() == [where.get(w) for w in wanted]

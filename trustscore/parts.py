@@ -100,6 +100,10 @@ _PHASES = (
     ("transactions", "merchant_id"),
     ("logistics", "txn_id"),
 )
+_HASH_SEED = 7  # any fixed number
+# columns no feature reads, left out of the spool (a feature that came to read
+# one would fail loudly: the column is not there)
+_UNREAD = {"orders": ("buyer_id",), "shipments": ("shipment_id", "txn_id")}
 _INDEX = {"txn_id": pl.String(), "ts": pl.Datetime("us"), "pid": pl.UInt32(), "mid": pl.UInt32()}
 
 
@@ -557,14 +561,25 @@ class _Reader:
             for file in staged:
                 file.unlink(missing_ok=True)
 
-    def _reference(self, got: _Read, column: str, keys: pl.Series) -> pl.Series | None:
-        """A piece's ``column`` checked against ``keys``, as ``ingest._check_references``
+    def _reference(
+        self,
+        got: _Read,
+        column: str,
+        keys: pl.Series | None = None,
+        find: Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.Series | None]] | None = None,
+    ) -> pl.Series | None:
+        """A piece's ``column`` checked against ``keys`` (or by ``find``, which
+        gives what ``ingest._dangling`` gives), as ``ingest._check_references``
         checks a whole table (dangling rows dropped under --lenient): each kept
-        row's position in ``keys`` (None when rows with no value are left: there
+        row's position in the keys (None when rows with no value are left: there
         are problems, and nothing is built)."""
         ref = got.table.column(column).references
         assert ref is not None
-        dangling, positions = _dangling(got.frame, column, keys)
+        if find is None:
+            assert keys is not None
+            dangling, positions = _dangling(got.frame, column, keys)
+        else:
+            dangling, positions = find(got.frame)
         scratch = Report()
         target = self.names[ref[0]]
         scratch.extend(
@@ -633,7 +648,7 @@ class _Reader:
             orders = pl.concat(
                 [
                     tid.alias("tid").to_frame(),
-                    frame,
+                    frame.drop(_UNREAD["orders"]),
                     pl.DataFrame([pid.alias("pid"), mid.alias("mid")]),
                 ],
                 how="horizontal",
@@ -666,21 +681,17 @@ class _Reader:
         spool = self.spool
         index = pl.concat(spool.index) if spool.index else pl.DataFrame(schema=_INDEX)
         spool.index = []
-        ids = index.get_column("txn_id")
-        order = None if _strictly_increasing(ids) else ids.arg_sort()
-        keys = ids if order is None else ids.gather(order)
+        find = _OrderIndex(index.get_column("txn_id"))
         for got in self._pieces("logistics", path):
             if not with_orders:  # checked by row alone, then ignored (as a whole table is)
                 continue
-            at = self._reference(got, "txn_id", keys)
-            if at is None:  # a txn_id left empty: that row's problem; nothing is built
+            tid = self._reference(got, "txn_id", find=find.dangling)
+            if tid is None:  # a txn_id left empty: that row's problem; nothing is built
                 continue
-            tid = at if order is None else order.gather(at)
-            got.frame = got.frame.with_columns(tid.alias(link_column("txn_id")))
             self.unlikely.add("logistics", {"logistics": got.frame, "transactions": index})
             if not self.building:
                 continue
-            frame = _handed_on(got.frame)
+            frame = _handed_on(got.frame).drop(_UNREAD["shipments"])
             of_order = index.select(pl.col(c).gather(tid) for c in ("pid", "mid", "ts"))
             shipments = pl.concat([frame, tid.alias("tid").to_frame(), of_order], how="horizontal")
             buyer = person_part.gather(of_order.get_column("pid"))
@@ -750,19 +761,60 @@ class _Reader:
         return InParts(tables, report, self.spool, person_part, owner_part)
 
 
-def _strictly_increasing(s: pl.Series) -> bool:
-    return s.len() < 2 or bool((s.slice(1) > s.slice(0, s.len() - 1)).all())
+class _OrderIndex:
+    """The orders' ``txn_id``, searched for each shipment's.
+
+    A binary search of 64-bit hashes, sorted once: a hundred million ids
+    searched as text cost a comparison of strings at every step, and a hash
+    join builds a table of them for every piece. A hash found is kept only
+    where the ids themselves are equal, so a collision can never link a
+    shipment to the wrong order; should two orders' ids share a hash (or the
+    hashes not be unique for another reason), the search is on the text.
+    """
+
+    def __init__(self, ids: pl.Series) -> None:
+        self.ids = ids
+        hashes = ids.hash(seed=_HASH_SEED)
+        self.order = hashes.arg_sort()
+        self.sorted = hashes.gather(self.order)
+        n = self.sorted.len()
+        self.by_text = n > 1 and not bool(
+            (self.sorted.slice(1) > self.sorted.slice(0, n - 1)).all()
+        )
+        if self.by_text:  # rare: the ids themselves, sorted
+            self.order = ids.arg_sort()
+            self.sorted = ids.gather(self.order)
+
+    def dangling(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series | None]:
+        """As ``ingest._dangling(frame, "txn_id", ids)``: the rows whose txn_id is
+        no order's, and every row's order (null where none) when none is empty."""
+        values = frame.get_column("txn_id")
+        if values.null_count() or self.ids.len() == 0:
+            return _dangling(frame, "txn_id", self.ids)
+        needles = values if self.by_text else values.hash(seed=_HASH_SEED)
+        # searched in their own order: neighbouring searches then share their
+        # path through the keys (four times faster than in a random order)
+        ranked = needles.arg_sort()
+        spots = self.sorted.search_sorted(needles.gather(ranked), side="left")
+        at = pl.zeros(needles.len(), dtype=spots.dtype, eager=True).scatter(ranked, spots)
+        rows = self.order.gather(at.clip(0, self.sorted.len() - 1))
+        hit = (self.ids.gather(rows) == values).fill_null(False)
+        positions = pl.select(pl.when(pl.lit(hit)).then(pl.lit(rows))).to_series()
+        found = frame.select(_ROW, "txn_id").filter(~hit)
+        return found, positions.cast(pl.UInt32)
 
 
 # ---------------------------------------------------------------- features
 
 
 def _order_columns() -> list[str]:
-    return ["tid", *TABLES["transactions"].names, "pid", "mid", "owner", "verified"]
+    contract = [c for c in TABLES["transactions"].names if c not in _UNREAD["orders"]]
+    return ["tid", *contract, "pid", "mid", "owner", "verified"]
 
 
 def _shipment_columns() -> list[str]:
-    return [*TABLES["logistics"].names, "tid", *ORDER_OF_SHIPMENT]
+    contract = [c for c in TABLES["logistics"].names if c not in _UNREAD["shipments"]]
+    return [*contract, "tid", *ORDER_OF_SHIPMENT]
 
 
 def features_in_parts(
@@ -803,7 +855,8 @@ def features_in_parts(
         if not files:
             empty = {"tid": pl.UInt32(), **TABLES["transactions"].schema}
             empty.update(pid=pl.UInt32(), mid=pl.UInt32(), owner=pl.UInt32(), verified=pl.Boolean())
-            return pl.LazyFrame(schema={**empty, _OWN: pl.Boolean()})
+            schema = {k: empty[k] for k in _order_columns()}
+            return pl.LazyFrame(schema={**schema, _OWN: pl.Boolean()})
         joined = pl.scan_ipc(files).join(by_mid.lazy(), on="mid", how="left", maintain_order="left")
         return orders_known(joined.select(*_order_columns(), _OWN), as_of)
 
@@ -811,7 +864,8 @@ def features_in_parts(
         if not files:
             empty = {**TABLES["logistics"].schema, "tid": pl.UInt32(), "pid": pl.UInt32()}
             empty.update(owner=pl.UInt32(), mid=pl.UInt32(), ts=pl.Datetime("us"))
-            raw = pl.LazyFrame(schema={**empty, _OWN: pl.Boolean()})
+            schema = {k: empty[k] for k in _shipment_columns()}
+            raw = pl.LazyFrame(schema={**schema, _OWN: pl.Boolean()})
         else:
             raw = pl.scan_ipc(files).join(
                 by_mid.lazy().select("mid", "owner"), on="mid", how="left", maintain_order="left"
