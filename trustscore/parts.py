@@ -5,13 +5,14 @@ it checks them and computes the features: about 4.5 GB at a million persons
 from Parquet, so five million do not fit a 24 GB machine. Here the two large
 tables, transactions and logistics, are never held whole:
 
-1. **Checked a piece at a time.** Each is read from Parquet in pieces of
-   ``CHUNK_ROWS`` rows, and every piece is checked by the code and rules that
-   check a whole table (``ingest._read_parquet``), its rows numbered as in the
+1. **Checked a piece at a time.** Each is read in pieces (``CHUNK_ROWS``
+   rows of Parquet; a CSV in ingest's own pieces of text, which wait typed in
+   the spool until the rows to drop are known), and every piece is checked by
+   the code and rules that check a whole table, its rows numbered as in the
    file. What spans pieces is checked on the columns it needs alone: unique
-   keys on the key column, read by itself; a shipment's order against an
-   index of the orders (``txn_id``, ``ts``, ``pid``, ``mid``: about 32 bytes
-   an order, all a shipment needs of its order); the unlikely rows
+   keys on the key column; a shipment's order against an index of the
+   orders (``txn_id``, ``ts``, ``pid``, ``mid`` and a hash of the id, searched
+   by ``_OrderIndex``: about 44 bytes an order); the unlikely rows
    (``unlikely.RULES``) merged piece by piece. consumers and merchants, a row
    per person or shop, are read whole. The report is the whole-table one,
    problem for problem, in the same order (tests/test_parts.py).
@@ -26,9 +27,11 @@ tables, transactions and logistics, are never held whole:
    queries (``partition.slice_features``). The feature table is the
    whole-table one, bit for bit.
 
-Rows with a problem are never handed on here: ``--lenient`` drops them from
-whole tables, so a large folder with bad rows is cleaned once (``trustscore
-convert --lenient``) and then built with ``--parts``.
+The checks end as the whole table's end: problems stop the command, and
+under ``--lenient`` the same rows are dropped (a dropped order's shipments then
+dangle and go too; a shop whose owner is no person is kept without one).
+The spool needs room for about the orders and shipments again (lz4): 14.8 GB
+at five million persons (benchmarks/README.md).
 """
 
 from __future__ import annotations
