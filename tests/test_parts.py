@@ -528,3 +528,24 @@ def test_the_order_index_finds_what_a_lookup_finds(
     assert dangling.get_column("txn_id").to_list() == [w for w in wanted if w not in where]
     assert positions is not None
     assert positions.to_list() == [where.get(w) for w in wanted]
+
+
+@pytest.mark.usefixtures("small_pieces")
+def test_unlikely_rows_by_the_million_are_counted_not_kept(
+    sample_parquet: Path, tmp_path: Path
+) -> None:
+    """A clock gone wrong in every shipment (and every bill): the same counts and
+    examples as the whole table's, from at most MAX_SHOWN rows held per rule."""
+    t = _tables(sample_parquet)
+    t["logistics"] = t["logistics"].with_columns(
+        (pl.col("shipped_at") - pl.duration(days=400)).alias("delivered_at")
+    )
+    t["transactions"] = t["transactions"].with_columns(
+        pl.lit(dt.date(1990, 1, 1)).alias("due_date")
+    )
+    folder = _folder(tmp_path, t)
+    read, _, _, _ = _in_parts(folder, 2)
+    _, report = read_folder(folder)
+    assert read.report.warnings == report.warnings
+    assert max(w.count for w in report.warnings) > 20_000
+    _same_errors(folder, strict=True)

@@ -56,6 +56,7 @@ from trustscore.features.as_of_view import (
     orders_known,
     shipments_known,
     shops_known,
+    shops_of,
 )
 from trustscore.features.block import FeatureConfig
 from trustscore.features.compute import FeatureResult, plan
@@ -170,38 +171,44 @@ class _Problems:
 
 
 class _Unlikely:
-    """The unlikely rows, piece by piece: a large table's in row order, and for
-    a person or a shop the first order over every piece."""
+    """The unlikely rows, piece by piece, in bounded memory: of a large table's
+    rows the first MAX_SHOWN (all that a warning or ``--strict`` shows) and their
+    count; for a person or a shop, the first order over every piece (at most a
+    row each)."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, list[pl.DataFrame]] = {r.code: [] for r in RULES}
+        self.rows: dict[str, pl.DataFrame] = {}
+        self.counts: dict[str, int] = {}
 
     def add(self, table: str, tables: dict[str, pl.DataFrame]) -> None:
         """The rules over ``table``'s rows whose tables are all here."""
         for rule in RULES:
             is_mine = rule.table == table or (table == "transactions" and rule.table != "logistics")
-            if is_mine and all(name in tables for name in rule.needs):
-                found = rule.find(tables, _ROW)
-                if found.height:
-                    self.rows[rule.code].append(found)
-
-    def found(self, files: Mapping[str, str]) -> list[Found]:
-        out: list[Found] = []
-        for rule in RULES:
-            pieces = self.rows[rule.code]
-            if not pieces:
+            if not is_mine or not all(name in tables for name in rule.needs):
                 continue
-            rows = pl.concat(pieces)
+            found = rule.find(tables, _ROW)
+            if found.height == 0:
+                continue
+            kept = self.rows.get(rule.code)
+            both = found if kept is None else pl.concat([kept, found])
             if rule.table in ("consumers", "merchants"):  # one per person or shop: the first
-                rows = (
-                    rows.sort("ts", maintain_order=True)
+                self.rows[rule.code] = (
+                    both.sort("ts", maintain_order=True)
                     .group_by(_ROW, maintain_order=True)
                     .agg(pl.all().first())
                     .sort(_ROW)
-                    .select(pieces[0].columns)
+                    .select(found.columns)
                 )
-            out.append(Found(rule, rows, files.get(rule.table)))
-        return out
+            else:
+                self.rows[rule.code] = both.head(MAX_SHOWN)
+                self.counts[rule.code] = self.counts.get(rule.code, 0) + found.height
+
+    def found(self, files: Mapping[str, str]) -> list[Found]:
+        return [
+            Found(rule, self.rows[rule.code], files.get(rule.table), self.counts.get(rule.code))
+            for rule in RULES
+            if rule.code in self.rows
+        ]
 
 
 # ---------------------------------------------------------------- the spool
@@ -532,7 +539,7 @@ class _Reader:
 
         def stage(part: pl.DataFrame) -> None:
             file = self.spool.folder / f"stage-{name}-{len(staged)}.arrow"
-            part.write_ipc(file, compression="lz4")
+            _write(part, file)
             staged.append(file)
 
         scratch = Report()
@@ -837,19 +844,7 @@ def features_in_parts(
     persons = consumers.select("person_id", "pid")
     shops = None if tables.merchants is None else shops_known(tables.merchants, persons, as_of)
     # each mid's owner and verified as the shops table says at as-of
-    by_mid = spool.named.select("mid", "merchant_id")
-    if shops is not None:
-        by_mid = by_mid.join(
-            shops.select("merchant_id", "owner", "verified"),
-            on="merchant_id",
-            how="left",
-            maintain_order="left",
-        )
-    else:
-        by_mid = by_mid.with_columns(
-            pl.lit(None, dtype=pl.UInt32).alias("owner"),
-            pl.lit(None, dtype=pl.Boolean).alias("verified"),
-        )
+    by_mid = shops_of(spool.named.select("mid", "merchant_id"), shops)
     by_mid = by_mid.select("mid", "owner", "verified")
     has_orders = tables.transactions is not None
     has_shipments = has_orders and tables.logistics is not None

@@ -101,15 +101,17 @@ class Rule:
 @dataclass(frozen=True)
 class Found:
     """A rule and every row it caught (typed values; texts are made only for the
-    rows shown). ``file``: the file the rows came from, when not ``NAME.csv``."""
+    rows shown), or the first of them and ``total``. ``file``: the file the rows
+    came from, when not ``NAME.csv``."""
 
     rule: Rule
     rows: pl.DataFrame
     file: str | None = None
+    total: int | None = None  # rows caught, when ``rows`` holds only the first of them
 
     @property
     def count(self) -> int:
-        return self.rows.height
+        return self.rows.height if self.total is None else self.total
 
     def problems(self, line: str, limit: int) -> list[Problem]:
         """The first ``limit`` rows caught, as problems naming file, line, column, value."""

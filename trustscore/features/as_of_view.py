@@ -259,6 +259,23 @@ def shops_known(merchants: pl.DataFrame, persons: pl.DataFrame, as_of: dt.date) 
     return m.filter(exists)
 
 
+def shops_of(named: pl.DataFrame, shops: pl.DataFrame | None) -> pl.DataFrame:
+    """``named`` (shops by ``merchant_id``) with each one's ``owner`` and ``verified``
+    from ``shops_known``; both null where the shop does not exist at as-of, or
+    there is no shops table."""
+    if shops is None:
+        return named.with_columns(
+            pl.lit(None, dtype=pl.UInt32).alias("owner"),
+            pl.lit(None, dtype=pl.Boolean).alias("verified"),
+        )
+    return named.join(
+        shops.select("merchant_id", "owner", "verified"),
+        on="merchant_id",
+        how="left",
+        maintain_order="left",
+    )
+
+
 def as_of_view(tables: DataTables, as_of: dt.date) -> AsOfView:
     """The as-of view of ``tables``.
 
@@ -289,18 +306,7 @@ def as_of_view(tables: DataTables, as_of: dt.date) -> AsOfView:
             .with_row_index("mid")
             .collect()
         )
-        if shops is not None:
-            named = named.join(
-                shops.select("merchant_id", "owner", "verified"),
-                on="merchant_id",
-                how="left",
-                maintain_order="left",
-            )
-        else:  # no shops table: no owners, nothing verified
-            named = named.with_columns(
-                pl.lit(None, dtype=pl.UInt32).alias("owner"),
-                pl.lit(None, dtype=pl.Boolean).alias("verified"),
-            )
+        named = shops_of(named, shops)
         shop = _lookup(
             t.get_column("merchant_id"), named, "merchant_id", ["mid", "owner", "verified"]
         )
